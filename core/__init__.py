@@ -1,0 +1,1 @@
+"""Shared kernel: settings, errors, clock and input validation used by every layer."""

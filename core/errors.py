@@ -1,0 +1,52 @@
+"""The one exception hierarchy of panchang-scheduler.
+
+The CLI maps these to one-line messages and exit codes; tasks log them.
+"""
+
+from __future__ import annotations
+
+
+class PanchangError(Exception):
+    """Raised when anything in panchang-scheduler fails in a way a user should hear about."""
+
+    exit_code = 1
+
+
+class ValidationError(PanchangError, ValueError):
+    """Raised when an input value is invalid; names the field and the offending value."""
+
+    exit_code = 2
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid {field} {value!r}: {reason}")
+
+
+class NotFoundError(PanchangError, LookupError):
+    """Raised when a record asked for by id or key does not exist."""
+
+    exit_code = 2
+
+
+class ConflictError(PanchangError):
+    """Raised when a write would break a uniqueness rule (a phone already subscribed)."""
+
+    exit_code = 2
+
+
+class ConfigError(PanchangError):
+    """Raised when settings from the environment are missing or malformed."""
+
+    exit_code = 2
+
+
+class ServiceUnavailableError(PanchangError):
+    """Raised when Redis or the database cannot be reached."""
+
+    exit_code = 3
+
+
+class TransportError(PanchangError):
+    """Raised when a message cannot be handed to the transport (outbox or WhatsApp)."""

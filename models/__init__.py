@@ -1,0 +1,9 @@
+"""SQLAlchemy models, engine/session helpers and alembic migrations."""
+
+from models.base import Base
+from models.city import City
+from models.delivery import Delivery, DeliveryStatus
+from models.send_run import RunOutcome, SendRun
+from models.user import User
+
+__all__ = ["Base", "City", "Delivery", "DeliveryStatus", "RunOutcome", "SendRun", "User"]
