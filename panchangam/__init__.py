@@ -1,0 +1,21 @@
+"""The day's panchangam (Hindu almanac) for a place and local date, from real astronomy.
+
+Public surface:
+- compute(local_date, latitude, longitude, zone) -> Panchangam   (pure, uncached)
+- cached_compute(...)                                            (per-process LRU by place/date)
+- to_json_dict(result), summary_text(result, place_name), one_line(result, place_name)
+"""
+
+from panchangam.compute import cached_compute, clear_caches, compute
+from panchangam.model import Panchangam
+from panchangam.render import one_line, summary_text, to_json_dict
+
+__all__ = [
+    "Panchangam",
+    "cached_compute",
+    "clear_caches",
+    "compute",
+    "one_line",
+    "summary_text",
+    "to_json_dict",
+]

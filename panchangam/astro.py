@@ -1,0 +1,125 @@
+"""Ephemeris access: the Sun's and Moon's apparent positions from skyfield and de421.
+
+Everything here is place-independent (geocentric), so callers can compute it once per
+instant and share it between every city. Instants are UTC POSIX seconds (floats): the
+arithmetic on them is plain numpy, and only the edges turn them into datetimes.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+# de421 covers 1899-07-29 .. 2053-10-09; the day windows reach ~40 days either side of a date.
+FIRST_DATE_ORDINAL = 693_960 + 60  # 1900-03-01
+LAST_DATE_ORDINAL = 749_980  # 2054-06-... clipped below by LAST_DATE
+_EARTH_RADIUS_KM = 6378.137
+_MOON_RADIUS_KM = 1737.4
+
+_lock = threading.Lock()
+_state: dict[str, Any] = {}
+
+
+def _load() -> dict[str, Any]:
+    """Load de421 and the builtin timescale once; nothing is fetched over the network."""
+    with _lock:
+        if not _state:
+            import skyfield_data
+            from skyfield.api import Loader
+
+            # skyfield-data warns that its bundled finals2000A.all has expired; we never read
+            # that file (timescale(builtin=True) carries its own Delta T table), so the warning
+            # is noise in every process that imports us.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                path = skyfield_data.get_skyfield_data_path()
+            loader = Loader(path, expire=False)
+            eph = loader("de421.bsp")
+            _state["ts"] = loader.timescale(builtin=True)
+            _state["earth"] = eph["earth"]
+            _state["sun"] = eph["sun"]
+            _state["moon"] = eph["moon"]
+    return _state
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Apparent geocentric positions at one or more instants (degrees, km, radians)."""
+
+    posix: FloatArray
+    sun_lon: FloatArray  # tropical ecliptic longitude of date, degrees 0..360
+    moon_lon: FloatArray
+    sun_ra: FloatArray  # right ascension of date, radians
+    sun_dec: FloatArray
+    moon_ra: FloatArray
+    moon_dec: FloatArray
+    moon_dist_km: FloatArray
+    gast: FloatArray  # Greenwich apparent sidereal time, radians
+    tt_jd: FloatArray
+
+
+def positions(posix: FloatArray | list[float] | float) -> Positions:
+    """Sun and Moon apparent positions at the given UTC POSIX instants (vectorised)."""
+    from skyfield.framelib import ecliptic_frame
+
+    st = _load()
+    secs = np.atleast_1d(np.asarray(posix, dtype=np.float64))
+    t = st["ts"].utc(1970, 1, 1, 0, 0, secs)
+    earth = st["earth"].at(t)
+    sun = earth.observe(st["sun"]).apparent()
+    moon = earth.observe(st["moon"]).apparent()
+    _, sun_lon, _ = sun.frame_latlon(ecliptic_frame)
+    _, moon_lon, _ = moon.frame_latlon(ecliptic_frame)
+    sun_ra, sun_dec, _ = sun.radec(epoch="date")
+    moon_ra, moon_dec, moon_dist = moon.radec(epoch="date")
+    return Positions(
+        posix=secs,
+        sun_lon=np.atleast_1d(sun_lon.degrees),
+        moon_lon=np.atleast_1d(moon_lon.degrees),
+        sun_ra=np.atleast_1d(sun_ra.radians),
+        sun_dec=np.atleast_1d(sun_dec.radians),
+        moon_ra=np.atleast_1d(moon_ra.radians),
+        moon_dec=np.atleast_1d(moon_dec.radians),
+        moon_dist_km=np.atleast_1d(moon_dist.km),
+        gast=np.atleast_1d(np.radians(t.gast * 15.0)),
+        tt_jd=np.atleast_1d(t.tt),
+    )
+
+
+def longitudes(posix: float) -> tuple[float, float, float]:
+    """(Sun longitude, Moon longitude, TT Julian date) at one instant: tropical, degrees.
+
+    This is the direct evaluation the day's elements are taken from; tests use it as the
+    independent check of every element at sunrise.
+    """
+    from skyfield.framelib import ecliptic_frame
+
+    st = _load()
+    t = st["ts"].utc(1970, 1, 1, 0, 0, float(posix))
+    earth = st["earth"].at(t)
+    _, sun_lon, _ = earth.observe(st["sun"]).apparent().frame_latlon(ecliptic_frame)
+    _, moon_lon, _ = earth.observe(st["moon"]).apparent().frame_latlon(ecliptic_frame)
+    return float(sun_lon.degrees), float(moon_lon.degrees), float(t.tt)
+
+
+def tt_jd(posix: float) -> float:
+    """The TT Julian date of a UTC POSIX instant."""
+    st = _load()
+    return float(st["ts"].utc(1970, 1, 1, 0, 0, float(posix)).tt)
+
+
+def moon_parallax_rad(dist_km: FloatArray) -> FloatArray:
+    """Equatorial horizontal parallax of the Moon at the given distance."""
+    return np.arcsin(_EARTH_RADIUS_KM / dist_km)
+
+
+def moon_semidiameter_rad(dist_km: FloatArray) -> FloatArray:
+    """Apparent geocentric semidiameter of the Moon at the given distance."""
+    return np.arcsin(_MOON_RADIUS_KM / dist_km)
