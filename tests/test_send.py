@@ -1,0 +1,321 @@
+"""The send path: one slot's run over the ledger, the outbox transport and the Celery task.
+
+Every database test runs on SQLite and on Postgres (the `database_url` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import clock
+from core.errors import TransportError
+from core.settings import Settings
+from delivery import ledger
+from delivery.message import compose_message
+from delivery.slot_run import RunSummary, run_slot
+from models import City, Delivery, RunOutcome, SendRun, User
+from tasks.app import SEND_TASK, create_app
+from transport.base import Message
+from transport.outbox import OutboxTransport
+
+ZONE = "Asia/Kolkata"
+SLOT_TIME = "06:30"
+DAY = date(2025, 3, 14)
+# 06:30 in Kolkata (+05:30) on DAY.
+FIRE = datetime(2025, 3, 14, 1, 0, tzinfo=UTC)
+OUTBOX_KEYS = {"to", "timezone", "local_date", "send_time", "text", "sent_at", "fields"}
+
+
+def add_users(
+    sessions: sessionmaker[Session],
+    count: int,
+    zone: str = ZONE,
+    send_time: str = SLOT_TIME,
+    first: int = 0,
+    obsoleted_on: datetime | None = None,
+    city: str | None = None,
+) -> list[str]:
+    """Create `count` users of one slot; returns their phones."""
+    phones = [f"+9198{first + n:08d}" for n in range(count)]
+    with sessions.begin() as session:
+        city_row = None
+        if city is not None:
+            city_row = City(name=city, latitude=12.97, longitude=77.59, timezone=zone)
+            session.add(city_row)
+        for phone in phones:
+            session.add(
+                User(
+                    phone=phone,
+                    timezone=zone,
+                    latitude=12.97,
+                    longitude=77.59,
+                    send_time=send_time,
+                    city=city_row,
+                    created_at=FIRE - timedelta(days=30),
+                    obsoleted_on=obsoleted_on,
+                )
+            )
+    return phones
+
+
+def outbox_lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def send(
+    sessions: sessionmaker[Session], settings: Settings, now: datetime = FIRE, **kwargs: Any
+) -> RunSummary:
+    """Run the slot at `now` (frozen clock), into the outbox unless a transport is given."""
+    transport = kwargs.pop("transport", None) or OutboxTransport(settings.outbox_path)
+    with clock.frozen(now):
+        return run_slot(sessions, transport, settings, ZONE, SLOT_TIME, now, **kwargs)
+
+
+def runs(sessions: sessionmaker[Session]) -> list[SendRun]:
+    with sessions() as session:
+        return list(session.scalars(select(SendRun).order_by(SendRun.id)))
+
+
+def deliveries(sessions: sessionmaker[Session]) -> list[Delivery]:
+    with sessions() as session:
+        return list(session.scalars(select(Delivery).order_by(Delivery.user_id)))
+
+
+class RecordingTransport:
+    """Remembers every message; fails for the phones in `fail_for`."""
+
+    def __init__(self, fail_for: frozenset[str] = frozenset()) -> None:
+        self.sent: list[Message] = []
+        self.fail_for = fail_for
+        self._lock = threading.Lock()
+
+    def send(self, message: Message) -> None:
+        if message.to in self.fail_for:
+            raise TransportError(f"recipient {message.to} unreachable")
+        with self._lock:
+            self.sent.append(message)
+
+
+def test_sending_twice_in_a_day_sends_nothing_the_second_time(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    phones = add_users(sessions, 4)
+    first = send(sessions, settings)
+    second = send(sessions, settings, FIRE + timedelta(minutes=5))
+    assert first.to_dict() == {
+        "zone": ZONE, "send_time": SLOT_TIME, "local_date": "2025-03-14",
+        "outcome": "complete", "sent": 4, "skipped": 0, "failed": 0,
+    }  # fmt: skip
+    assert (second.sent, second.skipped, second.outcome) == (0, 4, RunOutcome.COMPLETE)
+    lines = outbox_lines(settings.outbox_path)
+    assert sorted(line["to"] for line in lines) == sorted(phones)
+    assert {d.status for d in deliveries(sessions)} == {"sent"}
+    assert [(r.outcome, r.sent, r.skipped) for r in runs(sessions)] == [
+        ("complete", 4, 0),
+        ("complete", 0, 4),
+    ]
+
+
+def test_worker_clock_two_seconds_early_still_sends_todays_date(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_users(sessions, 2)
+    summary = send(sessions, settings, FIRE - timedelta(seconds=2))
+    assert summary.local_date == DAY
+    assert {line["local_date"] for line in outbox_lines(settings.outbox_path)} == {"2025-03-14"}
+    assert {d.local_date for d in deliveries(sessions)} == {DAY}
+
+
+def test_run_later_than_grace_is_recorded_missed_and_sends_nothing(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_users(sessions, 3)
+    late = FIRE + timedelta(seconds=settings.late_grace_s + 1)
+    summary = send(sessions, settings, late)
+    assert (summary.outcome, summary.sent, summary.local_date) == (RunOutcome.MISSED, 0, DAY)
+    assert outbox_lines(settings.outbox_path) == []
+    assert deliveries(sessions) == []
+    [run] = runs(sessions)
+    assert (run.outcome, run.local_date, run.started_at, run.finished_at) == (
+        "missed", DAY, late, late,
+    )  # fmt: skip
+
+
+def test_inactive_users_and_users_of_other_slots_get_nothing(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    wanted = add_users(sessions, 2)
+    # Unsubscribes later today: still subscribed at send time.
+    wanted += add_users(sessions, 1, first=10, obsoleted_on=FIRE + timedelta(hours=2))
+    add_users(sessions, 2, first=20, obsoleted_on=FIRE - timedelta(days=1))
+    add_users(sessions, 2, first=30, zone="Asia/Colombo")
+    add_users(sessions, 2, first=40, send_time="07:00")
+    summary = send(sessions, settings)
+    assert (summary.sent, summary.skipped) == (3, 0)
+    assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(wanted)
+    assert len(deliveries(sessions)) == 3
+
+
+def test_more_users_than_the_batch_size_each_get_exactly_one_message(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    phones = add_users(sessions, 10)
+    summary = send(sessions, replace(settings, send_batch_size=3))
+    assert summary.sent == 10
+    assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
+
+
+def test_two_concurrent_runs_of_a_slot_send_each_user_exactly_once(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    phones = add_users(sessions, 40)
+    settings = replace(settings, send_batch_size=4)
+    transport = RecordingTransport()
+    barrier = threading.Barrier(2)
+    results: list[RunSummary] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(run_slot(sessions, transport, settings, ZONE, SLOT_TIME, FIRE))
+        except BaseException as err:
+            errors.append(err)
+
+    with clock.frozen(FIRE):
+        threads = [threading.Thread(target=worker) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert errors == []
+    assert sorted(m.to for m in transport.sent) == sorted(phones)
+    assert sum(r.sent for r in results) == 40
+    assert sum(r.sent + r.skipped for r in results) == 80
+
+
+def test_transport_failure_for_one_user_marks_it_failed_and_the_others_still_go_out(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    phones = add_users(sessions, 3)
+    transport = RecordingTransport(fail_for=frozenset({phones[1]}))
+    summary = send(sessions, settings, transport=transport)
+    assert (summary.sent, summary.failed, summary.outcome) == (2, 1, RunOutcome.COMPLETE)
+    assert sorted(m.to for m in transport.sent) == [phones[0], phones[2]]
+    rows = deliveries(sessions)
+    assert [(r.status, r.attempts) for r in rows] == [("sent", 1), ("failed", 1), ("sent", 1)]
+    assert rows[1].error == f"recipient {phones[1]} unreachable"
+    assert runs(sessions)[0].failed == 1
+    # A failed row is final for the day: a rerun does not hammer an unreachable recipient.
+    rerun = send(sessions, settings, FIRE + timedelta(minutes=1), transport=transport)
+    assert (rerun.sent, rerun.skipped) == (0, 3)
+
+
+def test_unexpected_error_records_run_failed_keeps_what_was_sent_and_reraises(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    phones = add_users(sessions, 3)
+
+    def composer(user: User, local_date: date) -> Message:
+        if user.phone == phones[1]:
+            raise RuntimeError("composer bug")
+        return compose_message(user, local_date)
+
+    with pytest.raises(RuntimeError, match="composer bug"):
+        send(sessions, settings, composer=composer)
+    [run] = runs(sessions)
+    assert (run.outcome, run.sent, run.error) == ("failed", 1, "RuntimeError: composer bug")
+    assert [d.status for d in deliveries(sessions)] == ["sent", "pending", "pending"]
+    # Within the lease the rows the crashed run held are left alone...
+    soon = send(sessions, settings, FIRE + timedelta(minutes=1))
+    assert (soon.sent, soon.skipped) == (0, 3)
+    # ...after it, a later run picks them up and sends only those.
+    later = send(sessions, settings, FIRE + timedelta(seconds=ledger.DEFAULT_LEASE_S + 1))
+    assert (later.sent, later.skipped) == (2, 1)
+    assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
+
+
+def test_explicit_local_date_sends_even_far_from_the_send_time(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_users(sessions, 2)
+    afternoon = FIRE + timedelta(hours=8)
+    summary = send(sessions, settings, afternoon, local_date=DAY)
+    assert (summary.outcome, summary.sent) == (RunOutcome.COMPLETE, 2)
+    again = send(sessions, settings, afternoon, local_date=DAY)
+    assert (again.sent, again.skipped) == (0, 2)
+
+
+def test_outbox_lines_have_exactly_the_documented_keys(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    [phone] = add_users(sessions, 1, city="Bengaluru")
+    send(sessions, settings)
+    [line] = outbox_lines(settings.outbox_path)
+    assert set(line) == OUTBOX_KEYS
+    assert line["to"] == phone
+    assert (line["timezone"], line["local_date"], line["send_time"]) == (
+        ZONE,
+        "2025-03-14",
+        "06:30",
+    )
+    assert line["text"] == "Panchangam for Bengaluru on 2025-03-14"
+    assert line["sent_at"] == "2025-03-14T01:00:00+00:00"
+    assert isinstance(line["fields"], dict)
+
+
+def test_outbox_appends_from_many_threads_without_interleaving(tmp_path: Path) -> None:
+    outbox = OutboxTransport(tmp_path / "deep" / "outbox.jsonl")
+    message = Message("+919800000000", ZONE, DAY, SLOT_TIME, "x" * 5000, {"n": 1})
+
+    def burst() -> None:
+        for _ in range(50):
+            outbox.send(message)
+
+    threads = [threading.Thread(target=burst) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lines = outbox_lines(outbox.path)
+    assert len(lines) == 200
+    assert all(line["text"] == "x" * 5000 for line in lines)
+
+
+def test_outbox_that_cannot_be_written_raises_transport_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    outbox = OutboxTransport(blocker / "outbox.jsonl")
+    with pytest.raises(TransportError, match="cannot write"):
+        outbox.send(Message("+919800000000", ZONE, DAY, SLOT_TIME, "hi"))
+
+
+def test_celery_task_sends_the_slot_with_the_apps_settings(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    from tasks.send import send_for_timezone
+
+    phones = add_users(sessions, 3)
+    app = create_app(settings)
+    task = app.tasks[SEND_TASK]
+    assert task.name == send_for_timezone.name == "send_for_timezone"
+    with clock.frozen(FIRE + timedelta(seconds=1)):
+        result = task.apply(args=(ZONE, SLOT_TIME)).get()
+        again = task.run(ZONE, SLOT_TIME)
+    assert result == {
+        "zone": ZONE, "send_time": SLOT_TIME, "local_date": "2025-03-14",
+        "outcome": "complete", "sent": 3, "skipped": 0, "failed": 0,
+    }  # fmt: skip
+    assert (again["sent"], again["skipped"]) == (0, 3)
+    assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
