@@ -1,0 +1,159 @@
+"""Add, update and deactivate one subscriber. Each returns the slots whose RedBeat entry may
+need a resync, so the caller can reconcile just those instead of every zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core import validate
+from core.errors import ConflictError, NotFoundError, ValidationError
+from core.settings import Settings
+from models import User
+from scheduler.slots import Slot
+from subscribers import cities, phones
+from subscribers.fields import city_name, new_user
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """The user as written (flushed, not committed) and the slots the change touched."""
+
+    user: User
+    slots: tuple[Slot, ...]
+
+
+def add_user(
+    session: Session,
+    settings: Settings,
+    now: datetime,
+    *,
+    phone: str,
+    timezone: str,
+    latitude: object,
+    longitude: object,
+    city: str | None = None,
+    send_time: str | None = None,
+) -> UserChange:
+    """Subscribe a new user at aware UTC instant `now`.
+
+    `latitude`/`longitude` are degrees (north/east positive), `send_time` local 'HH:MM'
+    (default `settings.default_send_time`). ValidationError for a bad field, ConflictError
+    when the phone is already registered, active or not.
+    """
+    fields = new_user(
+        phone=phone,
+        timezone=timezone,
+        latitude=latitude,
+        longitude=longitude,
+        city=city,
+        send_time=send_time,
+        default_send_time=settings.default_send_time,
+    )
+    conflict = phones.taken(session, [fields.phone], now).get(fields.phone)
+    if conflict:
+        raise ConflictError(conflict)
+    user = User(
+        phone=fields.phone,
+        timezone=fields.timezone,
+        latitude=fields.latitude,
+        longitude=fields.longitude,
+        send_time=fields.send_time,
+        created_at=now,
+        obsoleted_on=None,
+    )
+    if fields.city:
+        user.city = cities.find_or_create(
+            session, fields.city, fields.timezone, fields.latitude, fields.longitude
+        )
+    session.add(user)
+    _flush(session, fields.phone)
+    return UserChange(user, (fields.slot,))
+
+
+def update_user(
+    session: Session,
+    now: datetime,
+    user_id: int,
+    *,
+    timezone: str | None = None,
+    send_time: str | None = None,
+    latitude: object | None = None,
+    longitude: object | None = None,
+    city: str | None = None,
+) -> UserChange:
+    """Change any of a user's zone, send time ('HH:MM'), position (degrees) or city.
+
+    None leaves a field as it is; `city=""` removes the city. A city belongs to a zone, so a
+    new zone with no new city moves the user to the city of the same name in the new zone.
+    Inactive users may be updated too (their rows are kept for the ledger). Returns the old
+    and the new slot (one slot when they are equal). NotFoundError for an unknown id.
+    """
+    # Validate everything before touching the row so a bad value changes nothing.
+    new_zone = validate.zone(timezone) if timezone is not None else None
+    new_time = validate.send_time(send_time) if send_time is not None else None
+    new_lat = validate.latitude(latitude) if latitude is not None else None
+    new_lon = validate.longitude(longitude) if longitude is not None else None
+    new_city = city_name(city) if city is not None else None
+    if all(v is None for v in (timezone, send_time, latitude, longitude, city)):
+        raise ValidationError(
+            "update", user_id, "nothing to change: give a timezone, send time, position or city"
+        )
+    user = _get(session, user_id)
+    old_slot = Slot(user.timezone, user.send_time)
+    if new_zone is not None:
+        user.timezone = new_zone
+    if new_time is not None:
+        user.send_time = new_time
+    if new_lat is not None:
+        user.latitude = new_lat
+    if new_lon is not None:
+        user.longitude = new_lon
+    city_wanted = new_city if city is not None else (user.city.name if user.city else None)
+    if city_wanted is None:
+        user.city = None
+    elif user.city is None or (user.city.name, user.city.timezone) != (city_wanted, user.timezone):
+        user.city = cities.find_or_create(
+            session, city_wanted, user.timezone, user.latitude, user.longitude
+        )
+    _flush(session, user.phone)
+    new_slot = Slot(user.timezone, user.send_time)
+    return UserChange(user, (old_slot,) if new_slot == old_slot else (old_slot, new_slot))
+
+
+def deactivate_user(session: Session, now: datetime, user_id: int) -> UserChange:
+    """Unsubscribe a user from aware UTC instant `now` on; the row stays for the ledger.
+
+    ConflictError when the user is already inactive: a second deactivation is more likely a
+    wrong id than an intended no-op, and saying so costs a script nothing.
+    """
+    user = _get(session, user_id)
+    if not user.is_active(now):
+        raise ConflictError(
+            f"user {user_id} ({user.phone}) is already inactive since "
+            f"{user.obsoleted_on:%Y-%m-%d %H:%M} UTC"
+        )
+    user.obsoleted_on = now
+    session.flush()
+    return UserChange(user, (Slot(user.timezone, user.send_time),))
+
+
+def _get(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id} not found")
+    return user
+
+
+def _flush(session: Session, phone: str) -> None:
+    # The phone check above reads before it writes; a concurrent writer can still win the race,
+    # and the unique constraints then have the last word.
+    try:
+        session.flush()
+    except IntegrityError as err:
+        raise ConflictError(
+            f"a concurrent change conflicts with saving phone {phone!r}; try again"
+        ) from err
