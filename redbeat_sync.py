@@ -1,0 +1,226 @@
+"""Reconcile RedBeat entries with the users in the database.
+
+One entry per distinct (zone, send time) of active users. The sync reads the desired slots
+from the database, reads our entries from Redis, computes a plan with a pure function, and
+applies it: create what is missing, update what differs, delete what no user needs, touch
+nothing else (not static entries, not other apps' keys). A sync with nothing to change
+writes nothing. A Redis lock serialises concurrent syncs.
+
+Run it with `panchang resync`, or `python redbeat_sync.py`; Beat also runs it every
+PANCHANG_SYNC_INTERVAL_S and at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import redis
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import clock, validate
+from core.errors import ServiceUnavailableError, ValidationError
+from core.settings import Settings
+from models.user import User
+from scheduler.slots import Slot
+from scheduler.store import EntryStore, StoredEntry, definition_for, same_definition
+
+log = logging.getLogger(__name__)
+
+SYNC_LOCK_KEY = "panchang:sync:lock"
+SYNC_LOCK_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What the database asks for: users per valid slot, and users skipped per bad value."""
+
+    users: dict[Slot, int]
+    skipped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Entry names to create, update and delete, and how many already match."""
+
+    create: list[str]
+    update: list[str]
+    delete: list[str]
+    unchanged: int
+
+    @property
+    def empty(self) -> bool:
+        return not (self.create or self.update or self.delete)
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    created: list[str]
+    updated: list[str]
+    deleted: list[str]
+    unchanged: int
+    skipped_users: dict[str, int]
+    duration_ms: float
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "unchanged": self.unchanged,
+            "skipped_users": self.skipped_users,
+            "duration_ms": round(self.duration_ms, 1),
+        }
+
+
+def desired_slots(session: Session, now: datetime, only: Iterable[Slot] | None = None) -> Desired:
+    """Count active users per (zone, send time); rows with an invalid zone or time are skipped.
+
+    With `only`, look at just those slots (a CLI change resyncs what it touched).
+    """
+    query = (
+        select(User.timezone, User.send_time, func.count())
+        .where(User.active_at(now))
+        .group_by(User.timezone, User.send_time)
+    )
+    if only is not None:
+        wanted = list(only)
+        if not wanted:
+            return Desired({})
+        query = query.where(tuple_(User.timezone, User.send_time).in_(wanted))
+    users: dict[Slot, int] = {}
+    skipped: Counter[str] = Counter()
+    for zone, send_time, count in session.execute(query):
+        if not validate.is_valid_zone(zone):
+            skipped[zone] += count
+            continue
+        try:
+            normalised = validate.send_time(send_time)
+        except ValidationError:
+            skipped[f"{zone}@{send_time}"] += count
+            continue
+        slot = Slot(zone, normalised)
+        users[slot] = users.get(slot, 0) + count
+    return Desired(users, dict(skipped))
+
+
+def plan(desired: Mapping[str, str], actual: Mapping[str, StoredEntry]) -> Plan:
+    """Pure: `desired` maps entry names to definition JSON; `actual` is what Redis holds.
+
+    An entry is updated when its definition differs or it dropped out of the schedule set
+    (Beat would never look at it again).
+    """
+    create = sorted(name for name in desired if name not in actual)
+    update = sorted(
+        name
+        for name, definition in desired.items()
+        if name in actual
+        and not (same_definition(actual[name].definition, definition) and actual[name].scheduled)
+    )
+    delete = sorted(name for name in actual if name not in desired)
+    unchanged = len(desired) - len(create) - len(update)
+    return Plan(create, update, delete, unchanged)
+
+
+def sync(
+    sessions: sessionmaker[Session],
+    client: redis.Redis,
+    settings: Settings,
+    *,
+    only: Iterable[Slot] | None = None,
+    dry_run: bool = False,
+) -> SyncReport:
+    """Make Redis hold exactly the entries the database asks for (or, with `only`, for those
+    slots alone). Returns what it did; with `dry_run`, what it would do."""
+    started = time.perf_counter()
+    store = EntryStore(client, settings)
+    scope = None if only is None else sorted(set(only))
+    try:
+        if dry_run:
+            state = _compute(sessions, store, settings, scope)
+        else:
+            lock = client.lock(SYNC_LOCK_KEY, timeout=SYNC_LOCK_TIMEOUT_S, blocking_timeout=60)
+            with lock:
+                state = _compute(sessions, store, settings, scope)
+                steps = state.plan
+                if not steps.empty:
+                    store.write(
+                        create={n: state.definitions[n] for n in steps.create},
+                        update={n: state.definitions[n] for n in steps.update},
+                        delete=steps.delete,
+                        current=state.current,
+                        now=clock.now(),
+                    )
+    except redis.RedisError as err:
+        raise ServiceUnavailableError(f"Redis error during sync: {err}") from err
+    steps = state.plan
+    report = SyncReport(
+        created=steps.create,
+        updated=steps.update,
+        deleted=steps.delete,
+        unchanged=steps.unchanged,
+        skipped_users=state.wanted.skipped,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        dry_run=dry_run,
+    )
+    if not dry_run and not steps.empty:
+        log.info(
+            "sync: created %d, updated %d, deleted %d, unchanged %d",
+            len(steps.create),
+            len(steps.update),
+            len(steps.delete),
+            steps.unchanged,
+        )
+    for value, count in report.skipped_users.items():
+        log.warning("sync: skipped %d user(s) with invalid zone or time %r", count, value)
+    return report
+
+
+@dataclass(frozen=True)
+class _State:
+    wanted: Desired
+    definitions: dict[str, str]  # desired definition JSON by entry name
+    current: dict[str, StoredEntry]
+    plan: Plan
+
+
+def _compute(
+    sessions: sessionmaker[Session],
+    store: EntryStore,
+    settings: Settings,
+    scope: list[Slot] | None,
+) -> _State:
+    with sessions() as session:
+        wanted = desired_slots(session, clock.now(), scope)
+    prefix = settings.entry_prefix
+    definitions = {slot.entry_name(prefix): definition_for(slot, settings) for slot in wanted.users}
+    names = store.names() if scope is None else [slot.entry_name(prefix) for slot in scope]
+    current = store.read(names)
+    return _State(wanted, definitions, current, plan(definitions, current))
+
+
+def main() -> None:
+    """`python redbeat_sync.py`: one full sync with settings from the environment."""
+    import json
+
+    from models.db import make_engine, session_factory
+    from scheduler.store import connect
+
+    settings = Settings.from_env()
+    report = sync(
+        session_factory(make_engine(settings.database_url)),
+        connect(settings.require_redis_url()),
+        settings,
+    )
+    print(json.dumps(report.to_dict()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Per-process resources for tasks: settings, database sessions, Redis.
+
+Created on first use in the process that uses them, never at import: a prefork worker imports
+this module before forking, and a database pool or socket must not be shared across a fork.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import redis
+from celery import current_app
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.settings import Settings
+
+
+def settings() -> Settings:
+    """The settings the current Celery app was built with."""
+    found = getattr(current_app, "settings", None)
+    return found if isinstance(found, Settings) else Settings.from_env()
+
+
+def sessions() -> sessionmaker[Session]:
+    return _sessions(os.getpid(), settings().database_url)
+
+
+def redis_client() -> redis.Redis:
+    from tasks.app import FALLBACK_REDIS_URL
+
+    return _redis(os.getpid(), settings().redis_url or FALLBACK_REDIS_URL)
+
+
+@cache
+def _sessions(_pid: int, database_url: str) -> sessionmaker[Session]:
+    from models.db import make_engine, session_factory
+
+    return session_factory(make_engine(database_url))
+
+
+@cache
+def _redis(_pid: int, url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True)
