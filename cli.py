@@ -123,6 +123,52 @@ def db_upgrade(obj: AppContext) -> None:
 
 # --- sending --------------------------------------------------------------------------------
 
+
+@main.command("send-now")
+@click.argument("zone")
+@click.option(
+    "--send-time",
+    default=None,
+    help="The slot's local send time HH:MM [default: PANCHANG_DEFAULT_SEND_TIME, 06:30].",
+)
+@json_option
+@click.pass_obj
+@handle_errors
+def send_now(obj: AppContext, zone: str, send_time: str | None, as_json: bool) -> None:
+    """Send today's message now to the active users of ZONE's slot, into the outbox.
+
+    "Today" is the current date in ZONE, whatever the hour: a manual send is never "missed".
+    Users who already got today's message get nothing (the same ledger as the scheduled run).
+    """
+    from core import clock, validate
+    from delivery.local_day import local_today
+    from delivery.slot_run import run_slot
+    from transport.outbox import OutboxTransport
+
+    # Validate before touching the database or the outbox, so bad input writes nothing.
+    zone = validate.zone(zone, "zone")
+    send_time = validate.send_time(send_time or obj.settings.default_send_time, "--send-time")
+    now = clock.now()
+    transport = OutboxTransport(obj.settings.outbox_path)
+    summary = run_slot(
+        obj.sessions,
+        transport,
+        obj.settings,
+        zone,
+        send_time,
+        now,
+        local_date=local_today(zone, now),
+    )
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    click.echo(
+        f"{zone}@{send_time} for {summary.local_date.isoformat()}: {summary.outcome.value}, "
+        f"{summary.sent} sent, {summary.skipped} skipped, {summary.failed} failed "
+        f"(outbox {obj.settings.outbox_path})"
+    )
+
+
 # --- run ------------------------------------------------------------------------------------
 
 
