@@ -29,6 +29,14 @@ class UserView:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def describe(self) -> str:
+        """One line for people, e.g. 'user 7 +919876543210: Asia/Kolkata at 06:30, ...'."""
+        state = "" if self.active else " (inactive)"
+        return (
+            f"user {self.id} {self.phone}: {self.timezone} at {self.send_time}, "
+            f"lat {self.latitude} lon {self.longitude}, city {self.city or '-'}{state}"
+        )
+
 
 def view_of(user: User, now: datetime) -> UserView:
     """The view of a loaded user; `active` as of aware UTC instant `now`."""
