@@ -27,6 +27,8 @@ class AppContext:
     """What every command gets: settings, and a database opened on first use."""
 
     settings: Settings
+    # True when REDIS_URL or --redis-url named a server; `panchang run` then starts none.
+    redis_explicit: bool = False
     _engine: Engine | None = field(default=None, repr=False)
 
     @property
@@ -95,7 +97,7 @@ def main(ctx: click.Context, database_url: str | None, redis_url: str | None) ->
         settings = replace(settings, database_url=database_url)
     if redis_url:
         settings = settings.with_redis(redis_url)
-    ctx.obj = AppContext(settings)
+    ctx.obj = AppContext(settings, redis_explicit=bool(redis_url))
 
 
 # --- db -------------------------------------------------------------------------------------
@@ -496,6 +498,52 @@ def send_now(obj: AppContext, zone: str, send_time: str | None, as_json: bool) -
 
 
 # --- run ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Add demo users in several zones, due next minute.")
+@click.option("--concurrency", default=2, show_default=True, help="Worker processes.")
+@click.pass_obj
+@handle_errors
+def run(obj: AppContext, demo: bool, concurrency: int) -> None:
+    """Run everything: migrations, a sync, then Beat and a worker until Ctrl-C.
+
+    Without REDIS_URL it starts a private Redis (stopped on exit) and records its URL in
+    ./.panchang/redis.url so other `panchang` commands here find it.
+    """
+    from core import clock
+    from core.settings import RUNTIME_REDIS_FILE, STATE_DIR
+    from embedded import redis_server, supervisor
+    from models.db import upgrade
+
+    settings = obj.settings
+    private = None
+    if not obj.redis_explicit:
+        private = redis_server.start(STATE_DIR / "redis")
+        RUNTIME_REDIS_FILE.write_text(private.url + "\n")
+        settings = settings.with_redis(private.url)
+        click.echo(f"started a private Redis at {private.url}")
+    obj.settings = settings
+    try:
+        upgrade(obj.engine)
+        if demo:
+            from embedded.demo import add_demo_users
+
+            with obj.sessions() as session:
+                for phone, city, slot in add_demo_users(session, clock.now()):
+                    click.echo(f"demo user {phone} in {city}: {slot.send_time} {slot.zone}")
+        report = run_sync(obj)
+        click.echo(
+            f"sync: {len(report.created)} created, {len(report.updated)} updated, "
+            f"{len(report.deleted)} deleted, {report.unchanged} unchanged"
+        )
+        click.echo(f"outbox: {settings.outbox_path}  (Ctrl-C to stop)")
+        code = supervisor.run(settings, click.echo, concurrency)
+    finally:
+        if private is not None:
+            RUNTIME_REDIS_FILE.unlink(missing_ok=True)
+            private.stop()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,19 @@ class Settings:
             late_grace_s=_positive_int(env, "PANCHANG_LATE_GRACE_S", 10800),
         )
 
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that rebuild these settings in a child process."""
+        env = {
+            "DATABASE_URL": self.database_url,
+            "PANCHANG_DEFAULT_SEND_TIME": self.default_send_time,
+            "PANCHANG_SYNC_INTERVAL_S": str(self.sync_interval_s),
+            "PANCHANG_OUTBOX": str(self.outbox_path),
+            "PANCHANG_LATE_GRACE_S": str(self.late_grace_s),
+        }
+        if self.redis_url:
+            env["REDIS_URL"] = self.redis_url
+        return env
+
     def with_redis(self, redis_url: str) -> Settings:
         """A copy pointing at another Redis (used by `panchang run` once it has started one)."""
         return replace(self, redis_url=redis_url)

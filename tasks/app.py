@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None) -> PanchangCelery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         beat_scheduler="scheduler.beat:ZonedRedBeatScheduler",
-        beat_max_interval=settings.beat_max_interval_s,
+        # Beat extends its lock once per loop, so a loop must be well under the lock timeout.
+        beat_max_loop_interval=settings.beat_max_interval_s,
         redbeat_redis_url=redis_url,
         redbeat_redis_options={"retry_period": 60, "health_check_interval": 30},
         redbeat_key_prefix=settings.redbeat_key_prefix,

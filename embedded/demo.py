@@ -1,0 +1,54 @@
+"""Demo subscribers for `panchang run --demo`: several zones, due within about a minute."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import City, User
+from scheduler.slots import Slot
+
+# Offsets of +5:30, +5:45, -3:30 (and -2:30 in summer), +10:30, +13:45 and whole hours.
+DEMO_PLACES = [
+    ("+15550100001", "Bengaluru", "Asia/Kolkata", 12.9716, 77.5946),
+    ("+15550100002", "Kathmandu", "Asia/Kathmandu", 27.7172, 85.3240),
+    ("+15550100003", "St. John's", "America/St_Johns", 47.5615, -52.7126),
+    ("+15550100004", "Adelaide", "Australia/Adelaide", -34.9285, 138.6007),
+    ("+15550100005", "Chatham Islands", "Pacific/Chatham", -43.9535, -176.5597),
+    ("+15550100006", "London", "Europe/London", 51.5074, -0.1278),
+    ("+15550100007", "New York", "America/New_York", 40.7128, -74.0060),
+]
+
+
+def next_minute(zone: str, now: datetime) -> str:
+    """'HH:MM' of the next whole minute in `zone`, at least 15 s away so the entry exists
+    before it is due."""
+    local = now.astimezone(ZoneInfo(zone)) + timedelta(seconds=15)
+    target = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return target.strftime("%H:%M")
+
+
+def add_demo_users(session: Session, now: datetime) -> list[tuple[str, str, Slot]]:
+    """Create (or move) the demo users so each one's send time is the next minute locally.
+
+    Returns (phone, city, slot) per demo user. Safe to run again: it updates in place.
+    """
+    out = []
+    for phone, city_name, zone, lat, lon in DEMO_PLACES:
+        city = session.scalar(select(City).where(City.name == city_name, City.timezone == zone))
+        if city is None:
+            city = City(name=city_name, timezone=zone, latitude=lat, longitude=lon)
+            session.add(city)
+        user = session.scalar(select(User).where(User.phone == phone))
+        if user is None:
+            user = User(phone=phone, created_at=now)
+            session.add(user)
+        user.timezone, user.latitude, user.longitude, user.city = zone, lat, lon, city
+        user.send_time = next_minute(zone, now)
+        user.obsoleted_on = None
+        out.append((phone, city_name, Slot(zone, user.send_time)))
+    session.commit()
+    return out

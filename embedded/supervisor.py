@@ -1,0 +1,96 @@
+"""Runs a Celery worker and Beat as child processes and echoes each message sent.
+
+The same two processes as in docker-compose.yml (`celery -A tasks worker`, `celery -A tasks
+beat`), so the embedded mode exercises the production layout, not a shortcut.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+from core.settings import Settings
+
+
+class Stop(Exception):
+    """Raised in the main thread when SIGTERM asks `panchang run` to stop."""
+
+
+def celery_command(role: str, concurrency: int) -> list[str]:
+    base = [sys.executable, "-m", "celery", "-A", "tasks", role, "--loglevel=INFO"]
+    if role == "worker":
+        base += [f"--concurrency={concurrency}", "--hostname=panchang@%h"]
+    return base
+
+
+def follow_outbox(path: Path, echo: Callable[[str], None], stop: threading.Event) -> None:
+    """Echo one line per message appended to the outbox after start-up."""
+    while not path.exists() and not stop.is_set():
+        stop.wait(0.5)
+    if stop.is_set():
+        return
+    with path.open() as handle:
+        handle.seek(0, 2)
+        while not stop.is_set():
+            line = handle.readline()
+            if not line:
+                stop.wait(0.5)
+                continue
+            try:
+                msg = json.loads(line)
+                echo(
+                    f"sent {msg['local_date']} {msg['send_time']} {msg['timezone']} "
+                    f"to {msg['to']} at {msg['sent_at']}"
+                )
+            except (ValueError, KeyError):
+                echo(f"outbox: {line.strip()}")
+
+
+def run(settings: Settings, echo: Callable[[str], None], concurrency: int = 2) -> int:
+    """Start worker and Beat with `settings` in their environment; block until Ctrl-C,
+    SIGTERM, or a child exits. Returns the exit code for `panchang run`."""
+    env = {**os.environ, **settings.to_env()}
+    children = {
+        role: subprocess.Popen(celery_command(role, concurrency), env=env)
+        for role in ("worker", "beat")
+    }
+    stop = threading.Event()
+    tail = threading.Thread(
+        target=follow_outbox, args=(settings.outbox_path, echo, stop), daemon=True
+    )
+    tail.start()
+
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        raise Stop
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    code = 0
+    try:
+        while True:
+            for role, child in children.items():
+                if child.poll() is not None:
+                    echo(f"{role} exited with code {child.returncode}; stopping")
+                    return 1
+            time.sleep(0.5)
+    except (KeyboardInterrupt, Stop):
+        echo("stopping worker and beat")
+    finally:
+        stop.set()
+        for child in children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in children.values():
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        signal.signal(signal.SIGTERM, previous)
+    return code
