@@ -6,7 +6,7 @@ Public surface:
 - to_json_dict(result), summary_text(result, place_name), one_line(result, place_name)
 """
 
-from panchangam.compute import cached_compute, clear_caches, compute
+from panchangam.day import cached_compute, clear_caches, compute
 from panchangam.model import Panchangam
 from panchangam.render import one_line, summary_text, to_json_dict
 

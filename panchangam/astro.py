@@ -65,13 +65,25 @@ class Positions:
     tt_jd: FloatArray
 
 
+def _time(st: dict[str, Any], posix: FloatArray | float) -> Any:
+    """skyfield Time for UTC POSIX seconds.
+
+    POSIX time counts every day as 86,400 s, so split it into whole days and seconds of the
+    day: handing ts.utc() the raw seconds since 1970 would count them as elapsed SI seconds
+    and land 27 s early (the leap seconds since 1972).
+    """
+    secs = np.asarray(posix, dtype=np.float64)
+    days = np.floor(secs / 86_400.0)
+    return st["ts"].utc(1970, 1, 1 + days, 0, 0, secs - days * 86_400.0)
+
+
 def positions(posix: FloatArray | list[float] | float) -> Positions:
     """Sun and Moon apparent positions at the given UTC POSIX instants (vectorised)."""
     from skyfield.framelib import ecliptic_frame
 
     st = _load()
     secs = np.atleast_1d(np.asarray(posix, dtype=np.float64))
-    t = st["ts"].utc(1970, 1, 1, 0, 0, secs)
+    t = _time(st, secs)
     earth = st["earth"].at(t)
     sun = earth.observe(st["sun"]).apparent()
     moon = earth.observe(st["moon"]).apparent()
@@ -102,7 +114,7 @@ def longitudes(posix: float) -> tuple[float, float, float]:
     from skyfield.framelib import ecliptic_frame
 
     st = _load()
-    t = st["ts"].utc(1970, 1, 1, 0, 0, float(posix))
+    t = _time(st, float(posix))
     earth = st["earth"].at(t)
     _, sun_lon, _ = earth.observe(st["sun"]).apparent().frame_latlon(ecliptic_frame)
     _, moon_lon, _ = earth.observe(st["moon"]).apparent().frame_latlon(ecliptic_frame)
@@ -112,7 +124,7 @@ def longitudes(posix: float) -> tuple[float, float, float]:
 def tt_jd(posix: float) -> float:
     """The TT Julian date of a UTC POSIX instant."""
     st = _load()
-    return float(st["ts"].utc(1970, 1, 1, 0, 0, float(posix)).tt)
+    return float(_time(st, float(posix)).tt)
 
 
 def moon_parallax_rad(dist_km: FloatArray) -> FloatArray:

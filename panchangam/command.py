@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 
 from core.errors import ValidationError
-from panchangam.compute import compute
+from panchangam.day import compute
 from panchangam.render import summary_text, to_json_dict
 
 

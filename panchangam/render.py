@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from panchangam.model import Karana, Nakshatra, Panchangam, TimeSpan, Tithi, Yoga
@@ -92,6 +92,8 @@ def _hm(moment: datetime | None, day: datetime | None = None) -> str:
     """'07:14', or '02:03 (Jan 27)' when the time falls on another date than `day`."""
     if moment is None:
         return "none"
+    # Nearest minute, as printed almanacs (drikpanchang.com among them) round.
+    moment = moment + timedelta(seconds=30)
     text = moment.strftime("%H:%M")
     if day is not None and moment.date() != day.date():
         text += moment.strftime(" (%b %d)")

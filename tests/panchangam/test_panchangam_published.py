@@ -1,8 +1,8 @@
 """The computed panchangam against values published by almanacs we did not compute.
 
-Each case names its source. Published times are given to the minute; we allow 1 minute
-for sunrise/sunset and 2 minutes for element end times, and require the element in force at
-sunrise to match exactly.
+Each case names its source. Published times are given to the minute; we require sunrise and
+sunset within 1 minute and element end times within 2 minutes of the published minute, and
+the element in force at sunrise to match exactly.
 
 Sources:
 - DP: drikpanchang.com, Bengali Daily Panjika pages for New Delhi
@@ -41,9 +41,8 @@ def _at(day: date, hhmm: str, result_zone: datetime) -> datetime:
 
 def _close(actual: datetime | None, published: datetime, minutes: float) -> None:
     assert actual is not None
-    # A published minute covers hh:mm:00..hh:mm:59, so measure from the middle of it.
-    delta = abs((actual - (published + timedelta(seconds=30))).total_seconds())
-    assert delta <= minutes * 60 + 30, f"{actual} vs published {published:%Y-%m-%d %H:%M}"
+    delta = abs((actual - published).total_seconds())
+    assert delta <= minutes * 60, f"{actual} vs published {published:%Y-%m-%d %H:%M}"
 
 
 # (source, date, place, sunrise, sunset, {element: (name at sunrise, end date, end HH:MM)})
