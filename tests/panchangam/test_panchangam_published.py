@@ -17,6 +17,10 @@ Sources:
   github.com/jayamurli1954/MandirMitra (Bengaluru, 2025-11-25).
 - GS: "Expected (Drik Panchang)" values in apps/guru-api/PANCHANGA_FINAL_VERIFICATION.md of
   github.com/yashrocky888/GuruSuite (Bengaluru, 2026-01-22).
+- EX: excelsol.com/hindu/prayer/panchang.htm (Auckland, New Zealand daylight time).
+
+No published value for a high-latitude summer day was found; that case is covered by the
+behaviour tests in test_panchangam_polar_and_input.py, not against an almanac.
 """
 
 from __future__ import annotations
@@ -248,3 +252,24 @@ def test_kshaya_tithi_shows_as_next_on_the_day_it_falls_in() -> None:
     # JB: shukla 11 (Ekadashi) has no sunrise of its own in Mumbai, 18/19 Jan 2008.
     result = compute(date(2008, 1, 18), *MUMBAI)
     assert result.tithi.next is not None and result.tithi.next.name == "Ekadashi"
+
+
+# EX: excelsol.com/hindu/prayer/panchang.htm, "Astronomical (Ritual) Days for Auckland",
+# times in New Zealand daylight time (UTC+13 in January/February). Only end times are given.
+AUCKLAND = (-36.848, 174.763, "Pacific/Auckland")
+AUCKLAND_2024 = [
+    (date(2024, 1, 1), "Panchami", "21:58", "Magha", "16:06"),
+    (date(2024, 2, 1), "Shashthi", "21:33", "Hasta", "08:38"),
+]
+
+
+@pytest.mark.parametrize("row", AUCKLAND_2024, ids=[r[0].isoformat() for r in AUCKLAND_2024])
+def test_auckland_during_daylight_saving_time_matches_excelsol(row: tuple) -> None:
+    day, tithi, tithi_end, nakshatra, nakshatra_end = row
+    result = compute(day, *AUCKLAND)
+    assert result.sunrise is not None
+    assert result.sunrise.utcoffset() == timedelta(hours=13)  # NZDT in force
+    assert (result.tithi.name, result.tithi.paksha) == (tithi, "Krishna")
+    _close(result.tithi.ends_at, _at(day, tithi_end, result.sunrise), 2)
+    assert result.nakshatra.name == nakshatra
+    _close(result.nakshatra.ends_at, _at(day, nakshatra_end, result.sunrise), 2)
