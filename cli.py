@@ -497,6 +497,12 @@ def send_now(obj: AppContext, zone: str, send_time: str | None, as_json: bool) -
     )
 
 
+# --- panchangam -----------------------------------------------------------------------------
+
+from panchangam.command import panchangam_command  # noqa: E402
+
+main.add_command(panchangam_command)
+
 # --- run ------------------------------------------------------------------------------------
 
 

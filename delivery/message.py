@@ -1,7 +1,7 @@
 """Compose one subscriber's message for one local day.
 
 `Composer` is the seam: `run_slot` takes any callable of this shape, and `compose_message` is
-the default. The panchangam composer (panchangam.compute + summary_text) plugs in here.
+the default: the day's panchangam for the user's place.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from models import User
+from panchangam import cached_compute, summary_text, to_json_dict
 from transport.base import Message
 
 Composer = Callable[[User, date], Message]
@@ -25,19 +26,19 @@ def place_of(user: User) -> str:
 
 
 def compose_message(user: User, local_date: date) -> Message:
-    """A short placeholder text naming the place and date, and the same facts as `fields`."""
-    place = place_of(user)
-    fields: dict[str, Any] = {
-        "place": place,
-        "latitude": user.latitude,
-        "longitude": user.longitude,
-        "date": local_date.isoformat(),
-    }
+    """The day's panchangam for the user's own coordinates and local date.
+
+    `text` is the readable summary (the outbox line, later the WhatsApp body); `fields` carries
+    the structured values so a WhatsApp template can fill its parameters from them.
+    """
+    day = cached_compute(local_date, user.latitude, user.longitude, user.timezone)
+    city = user.city.name if user.city is not None else None
+    fields: dict[str, Any] = {"place": place_of(user), **to_json_dict(day)}
     return Message(
         to=user.phone,
         timezone=user.timezone,
         local_date=local_date,
         send_time=user.send_time,
-        text=f"Panchangam for {place} on {local_date.isoformat()}",
+        text=summary_text(day, city),
         fields=fields,
     )

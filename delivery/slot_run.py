@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import clock
-from core.errors import TransportError
+from core.errors import PanchangError
 from core.settings import Settings
 from delivery import ledger
 from delivery.local_day import nearest_occurrence
@@ -178,7 +178,9 @@ def _send_batch(
                 continue
             try:
                 transport.send(composer(user, local_date))
-            except TransportError as err:
+            except PanchangError as err:
+                # One user's failure (transport refused, or a day we cannot compute for their
+                # place) is theirs alone: record it and serve the rest of the slot.
                 log.warning("send to user %s failed: %s", user.id, err)
                 failures.append((delivery_id, str(err)))
             else:

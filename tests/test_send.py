@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+import panchangam
 from core import clock
 from core.errors import TransportError
 from core.settings import Settings
@@ -257,7 +258,7 @@ def test_explicit_local_date_sends_even_far_from_the_send_time(
     assert (again.sent, again.skipped) == (0, 2)
 
 
-def test_outbox_lines_have_exactly_the_documented_keys(
+def test_outbox_line_carries_the_days_panchangam_for_the_users_place(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     [phone] = add_users(sessions, 1, city="Bengaluru")
@@ -270,9 +271,14 @@ def test_outbox_lines_have_exactly_the_documented_keys(
         "2025-03-14",
         "06:30",
     )
-    assert line["text"] == "Panchangam for Bengaluru on 2025-03-14"
+    day = panchangam.compute(DAY, 12.97, 77.59, ZONE)
+    assert line["text"] == panchangam.summary_text(day, "Bengaluru")
+    assert line["text"].startswith("Panchangam Fri 14 Mar 2025 - Bengaluru")
     assert line["sent_at"] == "2025-03-14T01:00:00+00:00"
-    assert isinstance(line["fields"], dict)
+    structured = panchangam.to_json_dict(day)
+    assert line["fields"]["place"] == "Bengaluru"
+    for key in ("sunrise", "tithi", "nakshatra", "yoga", "karana", "rahu_kalam"):
+        assert line["fields"][key] == structured[key]
 
 
 def test_outbox_appends_from_many_threads_without_interleaving(tmp_path: Path) -> None:
