@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import exists, func, literal, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import clock, validate
@@ -83,7 +83,8 @@ class SyncReport:
 def desired_slots(session: Session, now: datetime, only: Iterable[Slot] | None = None) -> Desired:
     """Count active users per (zone, send time); rows with an invalid zone or time are skipped.
 
-    With `only`, look at just those slots (a CLI change resyncs what it touched).
+    With `only`, look at just those slots (a CLI change resyncs what it touched); then each
+    count is 1 for "somebody is there", since a presence check is all the sync needs.
     """
     query = (
         select(User.timezone, User.send_time, func.count())
@@ -94,7 +95,17 @@ def desired_slots(session: Session, now: datetime, only: Iterable[Slot] | None =
         wanted = list(only)
         if not wanted:
             return Desired({})
-        query = query.where(tuple_(User.timezone, User.send_time).in_(wanted))
+        # One index probe per slot (EXISTS) instead of counting every user of a slot that may
+        # hold half the table: 40 ms -> 3 ms for a 600k-user slot (BENCHMARKS.md).
+        probes = [
+            select(literal(zone), literal(send_time), literal(1)).where(
+                exists().where(
+                    User.timezone == zone, User.send_time == send_time, User.active_at(now)
+                )
+            )
+            for zone, send_time in wanted
+        ]
+        query = union_all(*probes) if len(probes) > 1 else probes[0]  # type: ignore[assignment]
     users: dict[Slot, int] = {}
     skipped: Counter[str] = Counter()
     for zone, send_time, count in session.execute(query):

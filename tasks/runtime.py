@@ -1,4 +1,4 @@
-"""Per-process resources for tasks: settings, database sessions, Redis.
+"""Per-process resources for tasks: settings, database sessions, Redis, the transport.
 
 Created on first use in the process that uses them, never at import: a prefork worker imports
 this module before forking, and a database pool or socket must not be shared across a fork.
@@ -14,6 +14,8 @@ from celery import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
+from transport.base import Transport
+from transport.outbox import OutboxTransport
 
 
 def settings() -> Settings:
@@ -24,6 +26,10 @@ def settings() -> Settings:
 
 def sessions() -> sessionmaker[Session]:
     return _sessions(os.getpid(), settings().database_url)
+
+
+def transport() -> Transport:
+    return _outbox(os.getpid(), str(settings().outbox_path))
 
 
 def redis_client() -> redis.Redis:
@@ -37,6 +43,11 @@ def _sessions(_pid: int, database_url: str) -> sessionmaker[Session]:
     from models.db import make_engine, session_factory
 
     return session_factory(make_engine(database_url))
+
+
+@cache
+def _outbox(_pid: int, path: str) -> Transport:
+    return OutboxTransport(path)
 
 
 @cache
