@@ -31,14 +31,17 @@ def celery_command(role: str, concurrency: int) -> list[str]:
     return base
 
 
-def follow_outbox(path: Path, echo: Callable[[str], None], stop: threading.Event) -> None:
-    """Echo one line per message appended to the outbox after start-up."""
+def follow_outbox(
+    path: Path, start_at: int, echo: Callable[[str], None], stop: threading.Event
+) -> None:
+    """Echo one line per message appended to the outbox after byte offset `start_at` (its size
+    at start-up: the file may only appear with the first message, lines we must not skip)."""
     while not path.exists() and not stop.is_set():
         stop.wait(0.5)
     if stop.is_set():
         return
     with path.open() as handle:
-        handle.seek(0, 2)
+        handle.seek(start_at)
         while not stop.is_set():
             line = handle.readline()
             if not line:
@@ -58,13 +61,14 @@ def run(settings: Settings, echo: Callable[[str], None], concurrency: int = 2) -
     """Start worker and Beat with `settings` in their environment; block until Ctrl-C,
     SIGTERM, or a child exits. Returns the exit code for `panchang run`."""
     env = {**os.environ, **settings.to_env()}
+    start_at = settings.outbox_path.stat().st_size if settings.outbox_path.exists() else 0
     children = {
         role: subprocess.Popen(celery_command(role, concurrency), env=env)
         for role in ("worker", "beat")
     }
     stop = threading.Event()
     tail = threading.Thread(
-        target=follow_outbox, args=(settings.outbox_path, echo, stop), daemon=True
+        target=follow_outbox, args=(settings.outbox_path, start_at, echo, stop), daemon=True
     )
     tail.start()
 
