@@ -10,7 +10,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ServiceUnavailableError
@@ -53,9 +53,13 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
-    except OperationalError as err:
+    except (OperationalError, ProgrammingError) as err:
+        # A missing table reads as OperationalError on SQLite, ProgrammingError on Postgres.
         session.rollback()
-        raise ServiceUnavailableError(f"database error: {err.orig}") from err
+        first_line = str(err.orig).strip().splitlines()[0]
+        missing_table = "does not exist" in first_line or "no such table" in first_line
+        hint = " (run `panchang db upgrade`?)" if missing_table else ""
+        raise ServiceUnavailableError(f"database error: {first_line}{hint}") from err
     except BaseException:
         session.rollback()
         raise

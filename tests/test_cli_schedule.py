@@ -135,3 +135,30 @@ def test_user_change_with_redis_down_is_saved_and_warns(database_url: str) -> No
     assert "Warning: saved, but the schedule was not updated now" in added.output
     listed = json.loads(cli(database_url, None, "users", "list", "--json").stdout)
     assert [u["phone"] for u in listed] == ["+919876543211"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_database_without_the_schema_gives_one_line_pointing_at_db_upgrade(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        from sqlalchemy import create_engine, text
+
+        from tests.conftest import PG_ADMIN_URL
+
+        request.getfixturevalue("postgres_url")  # skips or fails like every Postgres test
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS panchang_test_empty"))
+            conn.execute(text("CREATE DATABASE panchang_test_empty"))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/panchang_test_empty"
+    result = cli(url, None, "users", "list")
+    if backend == "postgres":
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE panchang_test_empty WITH (FORCE)"))
+        admin.dispose()
+    assert result.exit_code == 3
+    assert result.output.strip().endswith("(run `panchang db upgrade`?)")
+    assert len(result.output.strip().splitlines()) == 1
