@@ -16,9 +16,7 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -37,6 +35,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 import redbeat_sync  # noqa: E402
 from core.settings import Settings  # noqa: E402
+from embedded import redis_server  # noqa: E402
 from models.db import make_engine, session_factory, upgrade  # noqa: E402
 from scheduler.slots import Slot  # noqa: E402
 from scheduler.store import connect  # noqa: E402
@@ -157,34 +156,6 @@ def seed(url: str, users: int) -> dict[str, Any]:
 # --- redis ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_redis(workdir: str) -> tuple[subprocess.Popen[bytes], str]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit("redis-server not found on PATH")
-    port = free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            return proc, url
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    proc.kill()
-    sys.exit(f"redis-server did not start on port {port}")
-
-
 def write_stats(client: redis.Redis) -> dict[str, int]:
     stats = client.info("commandstats")
     return {c: int(stats.get(f"cmdstat_{c}", {}).get("calls", 0)) for c in WRITES}
@@ -264,13 +235,12 @@ def main() -> None:
     top = ", ".join(f"{z} {n / s['users']:.1%}" for z, n in s["top"])
     print(f"  top zones: {top}; {s['tail_under_50']} zones under 50 users, min {s['tail_min']}")
 
-    workdir = tempfile.mkdtemp(prefix="bench-redis-")
-    proc, redis_url = start_redis(workdir)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+    server = redis_server.start(workdir)
     try:
-        run(args, redis_url, s)
+        run(args, server.url, s)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 

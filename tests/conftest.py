@@ -7,10 +7,6 @@ when PANCHANG_REQUIRE_SERVICES=1 (CI) so a missing service can never turn the su
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +16,9 @@ import redis
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.errors import ServiceUnavailableError
 from core.settings import Settings
+from embedded import redis_server as redis_server_process
 from models.db import make_engine, session_factory, upgrade
 
 REQUIRE_SERVICES = os.environ.get("PANCHANG_REQUIRE_SERVICES") == "1"
@@ -36,54 +34,19 @@ def service_missing(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- Redis ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a private redis-server on a free port, for this test session only."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        service_missing("redis-server")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        service_missing(f"redis-server on port {port}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    """URL of a private redis-server on a free port, for this test session only (started the
+    way `panchang run` starts its own)."""
+    try:
+        server = redis_server_process.start(tmp_path_factory.mktemp("redis"))
+    except ServiceUnavailableError as err:
+        service_missing(str(err))
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture
