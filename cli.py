@@ -8,16 +8,19 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.errors import PanchangError
+from core.errors import PanchangError, ValidationError
 from core.settings import Settings
+from panchangam.command import panchangam_command
+from scheduler.slots import Slot
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,13 +124,6 @@ def db_upgrade(obj: AppContext) -> None:
 
 # --- users ----------------------------------------------------------------------------------
 
-# This section's imports sit here so concurrent edits to cli.py don't collide in the header.
-from collections.abc import Iterable  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import IO  # noqa: E402
-
-from core.errors import ValidationError  # noqa: E402
-from scheduler.slots import Slot  # noqa: E402
 
 # Below this many rows an import is over before a progress bar would tell anyone anything.
 IMPORT_PROGRESS_MIN_ROWS = 1000
@@ -412,13 +408,15 @@ def resync(obj: AppContext, dry_run: bool, as_json: bool) -> None:
 def entries(obj: AppContext, now_text: str | None, as_json: bool) -> None:
     """List our RedBeat entries with their users and next run, local and UTC."""
     from core import clock
+    from redbeat_sync import desired_slots
     from scheduler.entries import list_entries
     from scheduler.store import connect
 
     now = _parse_instant(now_text) if now_text else clock.now()
     client = connect(obj.settings.require_redis_url())
     with obj.sessions() as session:
-        rows = list_entries(client, session, obj.settings, now)
+        users = desired_slots(session, now).users
+    rows = list_entries(client, obj.settings, users, now)
     if as_json:
         emit_json([row.to_dict() for row in rows])
         return
@@ -499,7 +497,6 @@ def send_now(obj: AppContext, zone: str, send_time: str | None, as_json: bool) -
 
 # --- panchangam -----------------------------------------------------------------------------
 
-from panchangam.command import panchangam_command  # noqa: E402
 
 main.add_command(panchangam_command)
 

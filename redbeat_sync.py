@@ -67,7 +67,6 @@ class SyncReport:
     unchanged: int
     skipped_users: dict[str, int]
     duration_ms: float
-    dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -179,7 +178,6 @@ def sync(
         unchanged=steps.unchanged,
         skipped_users=state.wanted.skipped,
         duration_ms=(time.perf_counter() - started) * 1000,
-        dry_run=dry_run,
     )
     if not dry_run and not steps.empty:
         log.info(

@@ -76,7 +76,6 @@ def run(settings: Settings, echo: Callable[[str], None], concurrency: int = 2) -
         raise Stop
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
-    code = 0
     try:
         while True:
             for role, child in children.items():
@@ -86,6 +85,7 @@ def run(settings: Settings, echo: Callable[[str], None], concurrency: int = 2) -
             time.sleep(0.5)
     except (KeyboardInterrupt, Stop):
         echo("stopping worker and beat")
+        return 0
     finally:
         stop.set()
         for child in children.values():
@@ -97,4 +97,3 @@ def run(settings: Settings, echo: Callable[[str], None], concurrency: int = 2) -
             except subprocess.TimeoutExpired:
                 child.kill()
         signal.signal(signal.SIGTERM, previous)
-    return code

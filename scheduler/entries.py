@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import redis
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from core.errors import ValidationError
 from core.settings import Settings
-from models.user import User
 from scheduler import codec
 from scheduler.slots import Slot
 from scheduler.store import EntryStore
@@ -45,19 +43,12 @@ class EntryView:
 
 
 def list_entries(
-    client: redis.Redis, session: Session, settings: Settings, now: datetime
+    client: redis.Redis, settings: Settings, users: Mapping[Slot, int], now: datetime
 ) -> list[EntryView]:
-    """Every entry under our prefix, with its next run after `now` (aware)."""
+    """Every entry under our prefix, with its next run after `now` (aware) and its number of
+    active users from `users` (the sync's `desired_slots(...).users`)."""
     store = EntryStore(client, settings)
     stored = store.read(store.names())
-    counts = {
-        Slot(zone, send_time): count
-        for zone, send_time, count in session.execute(
-            select(User.timezone, User.send_time, func.count())
-            .where(User.active_at(now))
-            .group_by(User.timezone, User.send_time)
-        )
-    }
     views = []
     for name, entry in sorted(stored.items()):
         try:
@@ -74,7 +65,7 @@ def list_entries(
                 key=store.key(name),
                 timezone=slot.zone,
                 send_time=slot.send_time,
-                users=counts.get(slot, 0),
+                users=users.get(slot, 0),
                 next_run_utc=next_utc,
                 next_run_local=next_utc.astimezone(ZoneInfo(slot.zone)),
                 last_run_at=entry.last_run_at,
