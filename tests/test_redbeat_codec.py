@@ -17,14 +17,14 @@ from scheduler.beat import ZonedRedBeatSchedulerEntry
 from scheduler.slots import Slot
 from scheduler.store import EntryStore, definition_for
 from scheduler.zoned import ZonedCrontab
-from tasks.app import create_app
+from tasks.app import PanchangCelery, create_app
 
 KOLKATA = Slot("Asia/Kolkata", "06:30")
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)  # 17:30 in Kolkata
 
 
 @pytest.fixture
-def app(redis_url: str, tmp_path):  # type: ignore[no-untyped-def]
+def app(redis_url: str) -> PanchangCelery:
     return create_app(Settings(database_url="sqlite://", redis_url=redis_url))
 
 

@@ -218,9 +218,14 @@ def test_scoped_sync_touches_only_the_named_slots(
     report = run_sync(sessions, redis_client, sync_settings, only=[Slot("Asia/Tokyo", "06:30")])
     assert report.created == ["panchang:send:Asia/Tokyo@06:30"]
     assert not redis_client.exists("redbeat:panchang:send:Asia/Kolkata@06:30")
-    # A slot nobody uses any more is deleted by a scoped sync too.
-    report = run_sync(sessions, redis_client, sync_settings, only=[Slot("Asia/Tokyo", "07:00")])
-    assert (report.created, report.deleted) == ([], [])
+    # A slot nobody uses any more is deleted by a scoped sync too, and only that slot.
+    run_sync(sessions, redis_client, sync_settings, only=[Slot("Asia/Kolkata", "06:30")])
+    with sessions() as session:
+        session.execute(update(User).values(obsoleted_on=NOW))
+        session.commit()
+    report = run_sync(sessions, redis_client, sync_settings, only=[Slot("Asia/Tokyo", "06:30")])
+    assert (report.created, report.deleted) == ([], ["panchang:send:Asia/Tokyo@06:30"])
+    assert redis_client.exists("redbeat:panchang:send:Asia/Kolkata@06:30")  # out of scope
 
 
 def test_dry_run_reports_the_plan_and_writes_nothing(

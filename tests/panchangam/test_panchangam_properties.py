@@ -71,8 +71,11 @@ def test_end_times_fall_after_sunrise_and_elements_advance_in_order(day, place) 
             assert following.number == element.number % count + 1, kind
             assert element.ends_at < following.ends_at < day_end, kind
         else:
-            # No next means the following element outlives the day.
-            pass
+            # No next: whatever is in force just before the next sunrise is this element (if
+            # it outlives the day) or the one after it, never a third.
+            at_day_end = _direct(day_end.timestamp() - 1)[kind]
+            expected = element.number if element.ends_at >= day_end else element.number % count + 1
+            assert at_day_end == expected, kind
         # Just before its end the element is still in force; just after, the next one is.
         before = _direct(element.ends_at.timestamp() - 5)[kind]
         after = _direct(element.ends_at.timestamp() + 5)[kind]
