@@ -78,15 +78,26 @@ def _time(st: dict[str, Any], posix: FloatArray | float) -> Any:
 
 
 def positions(posix: FloatArray | list[float] | float) -> Positions:
-    """Sun and Moon apparent positions at the given UTC POSIX instants (vectorised)."""
+    """Sun and Moon apparent positions at the given UTC POSIX instants (vectorised).
+
+    Two shortcuts make a batch four times cheaper, each moving no longitude by more than a few
+    milliarcseconds (the Moon covers that in a few milliseconds of time):
+    - nutation from IAU 2000B, as skyfield's own almanac searches do, instead of 2000A's
+      1,365 terms (measured: at most 2.4 mas apart, 1900-2041);
+    - no gravitational light deflection (apparent(deflectors=())): for the Sun and the Moon it
+      is microarcseconds (measured: at most 6 uas), yet it costs three more ephemeris lookups.
+    The single-instant `longitudes()` keeps skyfield's full model, as the independent check.
+    """
     from skyfield.framelib import ecliptic_frame
+    from skyfield.nutationlib import iau2000b_radians
 
     st = _load()
     secs = np.atleast_1d(np.asarray(posix, dtype=np.float64))
     t = _time(st, secs)
+    t._nutation_angles_radians = iau2000b_radians(t)
     earth = st["earth"].at(t)
-    sun = earth.observe(st["sun"]).apparent()
-    moon = earth.observe(st["moon"]).apparent()
+    sun = earth.observe(st["sun"]).apparent(deflectors=())
+    moon = earth.observe(st["moon"]).apparent(deflectors=())
     _, sun_lon, _ = sun.frame_latlon(ecliptic_frame)
     _, moon_lon, _ = moon.frame_latlon(ecliptic_frame)
     sun_ra, sun_dec, _ = sun.radec(epoch="date")
@@ -108,8 +119,9 @@ def positions(posix: FloatArray | list[float] | float) -> Positions:
 def longitudes(posix: float) -> tuple[float, float, float]:
     """(Sun longitude, Moon longitude, TT Julian date) at one instant: tropical, degrees.
 
-    This is the direct evaluation the day's elements are taken from; tests use it as the
-    independent check of every element at sunrise.
+    The direct evaluation with the full IAU 2000A nutation. compute() reads the day's sky
+    instead, which interpolates a cheaper batch; tests use this as the independent check of
+    that sky and of every element at sunrise.
     """
     from skyfield.framelib import ecliptic_frame
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import ValidationError
-from panchangam import astro, elements, kalam, lunar_calendar, riseset, sky
+from panchangam import elements, kalam, lunar_calendar, riseset, sky
 from panchangam.ayanamsa import lahiri_deg
 from panchangam.cache import LRUCache
 from panchangam.model import (
@@ -114,7 +114,7 @@ def compute(local_date: date, latitude: float, longitude: float, zone: str) -> P
         else _wall(tz, local_date + timedelta(days=1), time(6))
     )
 
-    sun_lon, moon_lon, tt = astro.longitudes(ref)
+    sun_lon, moon_lon, tt = sky_.longitudes_at(ref)
     ayanamsa = lahiri_deg(tt)
     sid_sun, sid_moon = sun_lon - ayanamsa, moon_lon - ayanamsa
 
