@@ -493,6 +493,12 @@ def send_now(obj: AppContext, zone: str, send_time: str | None, as_json: bool) -
         f"{summary.sent} sent, {summary.skipped} skipped, {summary.failed} failed "
         f"(outbox {obj.settings.outbox_path})"
     )
+    if summary.held:
+        click.echo(
+            f"{summary.held} of the skipped are claimed by another run that has not finished; "
+            f"if it died, run this again after {obj.settings.claim_lease_s} s to send them",
+            err=True,
+        )
 
 
 # --- panchangam -----------------------------------------------------------------------------

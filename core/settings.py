@@ -33,6 +33,10 @@ class Settings:
     beat_lock_timeout_s: int = 30
     beat_max_interval_s: int = 10
     send_batch_size: int = 500
+    # How long a run's claim on a user's delivery row holds. Longer than a batch takes to send
+    # (500 messages at WhatsApp's default 80/s is ~6 s), short enough that the users of a run
+    # that died are sent the same morning, by the follow-up run the redelivered task schedules.
+    claim_lease_s: int = 600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -52,6 +56,7 @@ class Settings:
             sync_interval_s=_positive_int(env, "PANCHANG_SYNC_INTERVAL_S", 600),
             outbox_path=Path(env.get("PANCHANG_OUTBOX") or STATE_DIR / "outbox.jsonl"),
             late_grace_s=_positive_int(env, "PANCHANG_LATE_GRACE_S", 10800),
+            claim_lease_s=_positive_int(env, "PANCHANG_CLAIM_LEASE_S", 600),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -62,6 +67,7 @@ class Settings:
             "PANCHANG_SYNC_INTERVAL_S": str(self.sync_interval_s),
             "PANCHANG_OUTBOX": str(self.outbox_path),
             "PANCHANG_LATE_GRACE_S": str(self.late_grace_s),
+            "PANCHANG_CLAIM_LEASE_S": str(self.claim_lease_s),
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from datetime import time
+from datetime import date, time
 from functools import lru_cache
 
 from core.errors import ValidationError
@@ -47,6 +47,16 @@ def send_time(value: str, field: str = "send_time") -> str:
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValidationError(field, value, "not a 24-hour time HH:MM (for example 06:30)")
     return f"{int(match[1]):02d}:{match[2]}"
+
+
+def local_date(value: str, field: str = "local_date") -> date:
+    """Return the calendar date of an ISO 'YYYY-MM-DD' string."""
+    try:
+        return date.fromisoformat((value or "").strip())
+    except (TypeError, ValueError):
+        raise ValidationError(
+            field, value, "not a date YYYY-MM-DD (for example 2026-01-14)"
+        ) from None
 
 
 def send_time_of(value: str) -> time:

@@ -13,15 +13,11 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import Delivery, DeliveryStatus
-
-# Longer than a batch takes to send (500 messages at WhatsApp's default 80/s is ~6 s), short
-# enough that a crashed run's users can be picked up again the same morning.
-DEFAULT_LEASE_S = 600
 
 
 def ensure_rows(
@@ -64,7 +60,7 @@ def claim(
     user_ids: Sequence[int],
     local_date: date,
     at: datetime,
-    lease_s: float = DEFAULT_LEASE_S,
+    lease_s: float,
 ) -> dict[int, int]:
     """Claim the claimable rows of `user_ids` on `local_date`; returns {user_id: delivery_id}.
 
@@ -88,6 +84,28 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     return {user_id: delivery_id for user_id, delivery_id in result.all()}
+
+
+def count_held(session: Session, user_ids: Sequence[int], local_date: date) -> int:
+    """How many of `user_ids` on `local_date` are pending under another run's live claim.
+
+    Called right after claim() in the same transaction: a pending row claim() did not take is
+    one whose claim has not yet expired, whether its run is still sending or died mid-batch.
+    """
+    if not user_ids:
+        return 0
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(
+                Delivery.user_id.in_(list(user_ids)),
+                Delivery.local_date == local_date,
+                Delivery.status == DeliveryStatus.PENDING.value,
+            )
+        )
+        or 0
+    )
 
 
 def mark_sent(session: Session, delivery_ids: Sequence[int], at: datetime) -> None:

@@ -39,6 +39,9 @@ class RunSummary:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    # Of `skipped`: users another run had claimed and not yet finished. If that run died, they
+    # are still unsent; a run after the claim lease picks them up.
+    held: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (ISO date, outcome as its string value)."""
@@ -50,6 +53,7 @@ class RunSummary:
             "sent": self.sent,
             "skipped": self.skipped,
             "failed": self.failed,
+            "held": self.held,
         }
 
 
@@ -58,6 +62,7 @@ class _Counts:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    held: int = 0
 
 
 def run_slot(
@@ -70,7 +75,6 @@ def run_slot(
     composer: Composer = compose_message,
     *,
     local_date: date | None = None,
-    lease_s: float = ledger.DEFAULT_LEASE_S,
 ) -> RunSummary:
     """Send the day's message to every active user of (`zone`, `send_time` 'HH:MM').
 
@@ -78,7 +82,8 @@ def run_slot(
     `send_time` nearest to it; more than `settings.late_grace_s` seconds away means a missed run
     that sends nothing) and who is active. `local_date` overrides that choice (manual sends).
     Ledger timestamps use `core.clock.now()`, the real time of each step. Users whose row is
-    already sent, failed, or claimed by a concurrent run are counted as skipped. Raises whatever
+    already sent, failed, or claimed by another run are counted as skipped (the last also as
+    held; see RunSummary.held). Raises whatever
     unexpected error stopped the run, after recording the run as failed.
     """
     if local_date is None:
@@ -92,7 +97,14 @@ def run_slot(
 
     def summary(outcome: RunOutcome) -> RunSummary:
         return RunSummary(
-            zone, send_time, local_date, outcome, counts.sent, counts.skipped, counts.failed
+            zone,
+            send_time,
+            local_date,
+            outcome,
+            counts.sent,
+            counts.skipped,
+            counts.failed,
+            counts.held,
         )
 
     if missed:
@@ -114,7 +126,15 @@ def run_slot(
                 break
             after_id = users[-1].id
             _send_batch(
-                sessions, transport, composer, users, zone, send_time, local_date, lease_s, counts
+                sessions,
+                transport,
+                composer,
+                users,
+                zone,
+                send_time,
+                local_date,
+                settings.claim_lease_s,
+                counts,
             )
     except BaseException as err:
         try:
@@ -168,6 +188,8 @@ def _send_batch(
         at = clock.now()
         ledger.ensure_rows(session, user_ids, local_date, zone, send_time, at)
         claimed = ledger.claim(session, user_ids, local_date, at, lease_s)
+        unclaimed = [user_id for user_id in user_ids if user_id not in claimed]
+        counts.held += ledger.count_held(session, unclaimed, local_date)
     counts.skipped += len(users) - len(claimed)
     sent_ids: list[int] = []
     failures: list[tuple[int, str]] = []

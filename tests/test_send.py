@@ -116,9 +116,11 @@ def test_sending_twice_in_a_day_sends_nothing_the_second_time(
     second = send(sessions, settings, FIRE + timedelta(minutes=5))
     assert first.to_dict() == {
         "zone": ZONE, "send_time": SLOT_TIME, "local_date": "2025-03-14",
-        "outcome": "complete", "sent": 4, "skipped": 0, "failed": 0,
+        "outcome": "complete", "sent": 4, "skipped": 0, "failed": 0, "held": 0,
     }  # fmt: skip
-    assert (second.sent, second.skipped, second.outcome) == (0, 4, RunOutcome.COMPLETE)
+    # Sent rows are not "held": nothing is left for a follow-up run.
+    assert (second.sent, second.skipped, second.held) == (0, 4, 0)
+    assert second.outcome is RunOutcome.COMPLETE
     lines = outbox_lines(settings.outbox_path)
     assert sorted(line["to"] for line in lines) == sorted(phones)
     assert {d.status for d in deliveries(sessions)} == {"sent"}
@@ -238,12 +240,12 @@ def test_unexpected_error_records_run_failed_keeps_what_was_sent_and_reraises(
     [run] = runs(sessions)
     assert (run.outcome, run.sent, run.error) == ("failed", 1, "RuntimeError: composer bug")
     assert [d.status for d in deliveries(sessions)] == ["sent", "pending", "pending"]
-    # Within the lease the rows the crashed run held are left alone...
+    # Within the lease the rows the crashed run held are left alone, and reported as held...
     soon = send(sessions, settings, FIRE + timedelta(minutes=1))
-    assert (soon.sent, soon.skipped) == (0, 3)
+    assert (soon.sent, soon.skipped, soon.held) == (0, 3, 2)
     # ...after it, a later run picks them up and sends only those.
-    later = send(sessions, settings, FIRE + timedelta(seconds=ledger.DEFAULT_LEASE_S + 1))
-    assert (later.sent, later.skipped) == (2, 1)
+    later = send(sessions, settings, FIRE + timedelta(seconds=settings.claim_lease_s + 1))
+    assert (later.sent, later.skipped, later.held) == (2, 1, 0)
     assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
 
 
@@ -321,7 +323,55 @@ def test_celery_task_sends_the_slot_with_the_apps_settings(
         again = task.run(ZONE, SLOT_TIME)
     assert result == {
         "zone": ZONE, "send_time": SLOT_TIME, "local_date": "2025-03-14",
-        "outcome": "complete", "sent": 3, "skipped": 0, "failed": 0,
+        "outcome": "complete", "sent": 3, "skipped": 0, "failed": 0, "held": 0,
     }  # fmt: skip
     assert (again["sent"], again["skipped"]) == (0, 3)
     assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
+
+
+def test_a_run_that_finds_users_held_by_a_dead_run_queues_one_follow_up_after_the_lease(
+    sessions: sessionmaker[Session], settings: Settings, redis_client: Any, redis_url: str
+) -> None:
+    # What a worker killed mid-batch leaves behind: pending rows under its live claim.
+    phones = add_users(sessions, 3)
+    with sessions.begin() as session:
+        ids = list(session.scalars(select(User.id).order_by(User.id)))
+        ledger.ensure_rows(session, ids[:2], DAY, ZONE, SLOT_TIME, FIRE)
+        ledger.claim(session, ids[:2], DAY, FIRE, settings.claim_lease_s)
+    app = create_app(settings.with_redis(redis_url))
+    queued_at = datetime.now(UTC)  # Celery dates a countdown from the real clock
+    with clock.frozen(FIRE + timedelta(seconds=30)):
+        result = app.tasks[SEND_TASK].apply(args=(ZONE, SLOT_TIME)).get()
+    assert (result["sent"], result["skipped"], result["held"]) == (1, 2, 2)
+    assert [line["to"] for line in outbox_lines(settings.outbox_path)] == [phones[2]]
+    # The follow-up is a real message on the broker, for the same local date, due just after
+    # the lease; Celery's Redis transport keeps it in the default queue with its ETA.
+    [raw] = redis_client.lrange("celery", 0, -1)
+    message = json.loads(raw)
+    headers = message["headers"]
+    assert headers["task"] == SEND_TASK
+    assert headers["argsrepr"] == repr((ZONE, SLOT_TIME))
+    assert json.loads(headers["kwargsrepr"].replace("'", '"')) == {
+        "local_date": DAY.isoformat(),
+        "follow_up": 1,
+    }
+    delay = (datetime.fromisoformat(headers["eta"]) - queued_at).total_seconds()
+    assert settings.claim_lease_s < delay < settings.claim_lease_s + 10
+
+
+def test_follow_ups_stop_after_the_last_one(
+    sessions: sessionmaker[Session], settings: Settings, redis_client: Any, redis_url: str
+) -> None:
+    from tasks.send import MAX_FOLLOW_UPS
+
+    add_users(sessions, 1)
+    with sessions.begin() as session:
+        ids = list(session.scalars(select(User.id)))
+        ledger.ensure_rows(session, ids, DAY, ZONE, SLOT_TIME, FIRE)
+        ledger.claim(session, ids, DAY, FIRE, settings.claim_lease_s)
+    app = create_app(settings.with_redis(redis_url))
+    kwargs = {"local_date": DAY.isoformat(), "follow_up": MAX_FOLLOW_UPS}
+    with clock.frozen(FIRE + timedelta(seconds=30)):
+        result = app.tasks[SEND_TASK].apply(args=(ZONE, SLOT_TIME), kwargs=kwargs).get()
+    assert result["held"] == 1
+    assert redis_client.llen("celery") == 0
