@@ -21,7 +21,6 @@ FloatArray = npt.NDArray[np.float64]
 FIRST_DATE_ORDINAL = 693_960 + 60  # 1900-03-01
 LAST_DATE_ORDINAL = 749_980  # 2054-06-... clipped below by LAST_DATE
 _EARTH_RADIUS_KM = 6378.137
-_MOON_RADIUS_KM = 1737.4
 
 _lock = threading.Lock()
 _state: dict[str, Any] = {}
@@ -142,8 +141,3 @@ def tt_jd(posix: float) -> float:
 def moon_parallax_rad(dist_km: FloatArray) -> FloatArray:
     """Equatorial horizontal parallax of the Moon at the given distance."""
     return np.arcsin(_EARTH_RADIUS_KM / dist_km)
-
-
-def moon_semidiameter_rad(dist_km: FloatArray) -> FloatArray:
-    """Apparent geocentric semidiameter of the Moon at the given distance."""
-    return np.arcsin(_MOON_RADIUS_KM / dist_km)

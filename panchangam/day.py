@@ -104,7 +104,6 @@ def compute(local_date: date, latitude: float, longitude: float, zone: str) -> P
     sunset = round(later_sets[0]) if later_sets else None
     next_rises, _ = riseset.events(sky_, riseset.Body.SUN, latitude, longitude, day1, day2)
     next_sunrise = round(next_rises[0]) if next_rises else None
-    moon_rises, moon_sets = riseset.events(sky_, riseset.Body.MOON, latitude, longitude, day0, day1)
 
     # Without a sunrise (polar night, midnight sun) the day is taken from local 06:00.
     ref = float(sunrise) if sunrise is not None else float(round(_wall(tz, local_date, time(6))))
@@ -112,6 +111,11 @@ def compute(local_date: date, latitude: float, longitude: float, zone: str) -> P
         float(next_sunrise)
         if next_sunrise is not None
         else _wall(tz, local_date + timedelta(days=1), time(6))
+    )
+    # The panchang day runs sunrise to sunrise, and so do its moonrise and moonset, as on
+    # drikpanchang.com: a moonset at 00:56 after a 12:59 moonrise belongs to this day.
+    moon_rises, moon_sets = riseset.events(
+        sky_, riseset.Body.MOON, latitude, longitude, ref, day_end
     )
 
     sun_lon, moon_lon, tt = sky_.longitudes_at(ref)

@@ -85,7 +85,9 @@ class Panchangam:
 
     `reference` is the instant the elements are taken at: sunrise, or local 06:00 when the
     Sun does not rise that day (polar night or midnight sun). The kalams need both sunrise and
-    sunset and are None without them.
+    sunset and are None without them. `moonrise` and `moonset` are the first of each from
+    `reference` to the next sunrise (the panchang day), so a moonset can fall after midnight;
+    None when the Moon does not rise or set in that span.
     """
 
     date: date

@@ -6,10 +6,15 @@ body against its horizon rule on the grid, and refine each sign change by regula
 linearly interpolated samples (linear interpolation over ten minutes is good to well under a
 second for both bodies).
 
-Horizon rules, the ordinary almanac conventions:
-- Sun: upper limb with standard refraction, geometric altitude -0.8333 deg (34' + 16').
-- Moon: upper limb with 34' refraction, from the topocentric altitude (geocentric altitude
-  minus parallax), with the semidiameter at the Moon's actual distance.
+Horizon rules, as drikpanchang.com's daily pages use them:
+- Sun: upper limb with standard refraction, geometric altitude -0.8333 deg (34' + 16'), the
+  ordinary almanac convention.
+- Moon: the centre of the disc on the true horizon as seen from the place: topocentric
+  altitude (geocentric altitude minus parallax) zero, with no refraction or semidiameter.
+  Drikpanchang's published moonrises and moonsets for New Delhi, New York and Vilnius sit at
+  that altitude to within their rounding minute; the upper-limb-with-refraction rule of
+  Western almanacs comes 4-6 minutes earlier at rising (tests/panchangam check both).
+- compute() takes the first moonrise and moonset of the panchang day (sunrise to sunrise).
 """
 
 from __future__ import annotations
@@ -19,11 +24,10 @@ from enum import Enum
 
 import numpy as np
 
-from panchangam.astro import moon_parallax_rad, moon_semidiameter_rad
+from panchangam.astro import moon_parallax_rad
 from panchangam.sky import DaySky
 
 _SUN_HORIZON_RAD = math.radians(-0.8333)
-_REFRACTION_RAD = math.radians(34.0 / 60.0)
 _TOLERANCE_S = 0.05
 
 
@@ -50,9 +54,8 @@ def _altitude_margin(
     alt = np.arcsin(np.clip(sin_alt, -1.0, 1.0))
     if body is Body.SUN:
         return alt - _SUN_HORIZON_RAD
-    dist = sky.moon_dist_km[idx]
-    topocentric = alt - moon_parallax_rad(dist) * np.cos(alt)
-    return topocentric + _REFRACTION_RAD + moon_semidiameter_rad(dist)
+    out: np.ndarray = alt - moon_parallax_rad(sky.moon_dist_km[idx]) * np.cos(alt)
+    return out
 
 
 def _margin_at(sky: DaySky, body: Body, lat: float, lon: float, i: int, t: float) -> float:
@@ -74,10 +77,8 @@ def _margin_at(sky: DaySky, body: Body, lat: float, lon: float, i: int, t: float
     alt = math.asin(max(-1.0, min(1.0, sin_alt)))
     if body is Body.SUN:
         return alt - _SUN_HORIZON_RAD
-    dist = np.array([lerp(sky.moon_dist_km)])
-    parallax = float(moon_parallax_rad(dist)[0])
-    semidiameter = float(moon_semidiameter_rad(dist)[0])
-    return alt - parallax * math.cos(alt) + _REFRACTION_RAD + semidiameter
+    parallax = float(moon_parallax_rad(np.array([lerp(sky.moon_dist_km)]))[0])
+    return alt - parallax * math.cos(alt)
 
 
 def _refine(sky: DaySky, body: Body, lat: float, lon: float, i: int) -> float:

@@ -99,3 +99,29 @@ def test_sunrise_agrees_with_skyfields_own_risings_search(day, place) -> None:
     times, _ = almanac.find_risings(observer, st_["sun"], start, end)
     assert len(times) >= 1
     assert abs(times[0].utc_datetime() - result.sunrise).total_seconds() < 10
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(day=days, place=places)
+def test_moonrise_and_moonset_agree_with_skyfields_search_for_the_disc_centre(day, place) -> None:
+    from skyfield import almanac
+    from skyfield.api import wgs84
+
+    st_ = astro._load()
+    result = compute(day, *place)
+    observer = st_["earth"] + wgs84.latlon(place[0], place[1])
+    ts = st_["ts"]
+    for ours, find in (
+        (result.moonrise, almanac.find_risings),
+        (result.moonset, almanac.find_settings),
+    ):
+        if ours is None:
+            continue  # the Moon skips one rising and one setting a month; compute() says None
+        window = (
+            ts.from_datetime(ours - timedelta(hours=1)),
+            ts.from_datetime(ours + timedelta(hours=1)),
+        )
+        # Drikpanchang's rule: topocentric centre of the disc on the true horizon.
+        times, _ = find(observer, st_["moon"], *window, horizon_degrees=0.0)
+        assert len(times) >= 1
+        assert abs(times[0].utc_datetime() - ours).total_seconds() < 10

@@ -18,9 +18,14 @@ Sources:
 - GS: "Expected (Drik Panchang)" values in apps/guru-api/PANCHANGA_FINAL_VERIFICATION.md of
   github.com/yashrocky888/GuruSuite (Bengaluru, 2026-01-22).
 - EX: excelsol.com/hindu/prayer/panchang.htm (Auckland, New Zealand daylight time).
+- VD: drikpanchang.com day pages (https://www.drikpanchang.com/panchang/day-panchang.html?
+  geoname-id=ID&date=DD/MM/YYYY) for Vilnius (593116) and New York (5128581), as saved with
+  their page text in tests/fixtures/drik/<city>-<date>.json of github.com/gerimantas/VedaCal
+  (fetched 2026-10-04/05). Coordinates are GeoNames' for those ids, which drikpanchang uses.
 
-No published value for a high-latitude summer day was found; that case is covered by the
-behaviour tests in test_panchangam_polar_and_input.py, not against an almanac.
+High latitude in summer: Vilnius, 54.69 N, at the June solstice (a 17 h 18 min day) and in
+late May. The highest-latitude published pages we found; places where the Sun does not rise
+or set are covered by the behaviour tests in test_panchangam_polar_and_input.py.
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ DELHI = (28.6139, 77.2090, "Asia/Kolkata")
 BENGALURU = (12.9716, 77.5946, "Asia/Kolkata")
 MUMBAI = (18.96, 72.82, "Asia/Kolkata")
 SEATTLE = (47.6062, -122.3321, "America/Los_Angeles")
+VILNIUS = (54.68916, 25.2798, "Europe/Vilnius")
+NEW_YORK = (40.71427, -74.00597, "America/New_York")
 
 
 def _at(day: date, hhmm: str, result_zone: datetime) -> datetime:
@@ -117,6 +124,36 @@ FULL_CASES = [
             "karana": ("Bava", date(2025, 11, 25), "10:12"),
         },
     ),
+    (
+        "VD 2026-06-21 Vilnius, 54.7 N at the solstice (Europe/Vilnius, summer time)",
+        date(2026, 6, 21), VILNIUS, "04:42", "22:00",
+        {
+            "tithi": ("Saptami", date(2026, 6, 21), "12:50"),
+            "nakshatra": ("Purva Phalguni", date(2026, 6, 21), "07:01"),
+            "yoga": ("Siddhi", date(2026, 6, 21), "08:51"),
+            "karana": ("Vanija", date(2026, 6, 21), "12:50"),
+        },
+    ),
+    (
+        "VD 2026-05-25 Vilnius, adhika Jyeshtha",
+        date(2026, 5, 25), VILNIUS, "04:58", "21:35",
+        {
+            "tithi": ("Dashami", date(2026, 5, 26), "02:40"),
+            "nakshatra": ("Uttara Phalguni", date(2026, 5, 26), "01:38"),
+            "yoga": ("Vajra", date(2026, 5, 26), "00:45"),
+            "karana": ("Taitila", date(2026, 5, 25), "14:16"),
+        },
+    ),
+    (
+        # Karana left out: drikpanchang spells the last fixed karana "Nagava"; we say "Naga".
+        "VD 2026-10-10 New York, Amavasya (America/New_York, daylight time)",
+        date(2026, 10, 10), NEW_YORK, "07:02", "18:23",
+        {
+            "tithi": ("Amavasya", date(2026, 10, 10), "11:49"),
+            "nakshatra": ("Hasta", date(2026, 10, 10), "12:12"),
+            "yoga": ("Indra", date(2026, 10, 10), "12:32"),
+        },
+    ),
 ]  # fmt: skip
 
 
@@ -147,6 +184,53 @@ def test_bengaluru_2026_01_22_matches_drik_values_quoted_by_gurusuite() -> None:
     assert result.karana.name == "Vanija"
     assert result.karana.next is not None and result.karana.next.name == "Vishti"
     assert (result.lunar_month.amanta, result.lunar_month.purnimanta) == ("Magha", "Magha")
+
+
+def test_vilnius_solstice_day_next_karana_kalams_and_month_match_drikpanchang() -> None:
+    # VD 2026-06-21: "Vishti upto 12:54 AM , Jun 22"; Rahu Kalam 07:50 PM to 10:00 PM,
+    # Yamaganda 01:21 PM to 03:30 PM, Gulikai Kalam 05:40 PM to 07:50 PM; Chandramasa
+    # Jyeshtha (amanta and purnimanta); Shaka Samvat 1948 Parabhava.
+    day = date(2026, 6, 21)
+    result = compute(day, *VILNIUS)
+    ref = result.reference
+    assert result.karana.next is not None and result.karana.next.name == "Vishti"
+    _close(result.karana.next.ends_at, _at(date(2026, 6, 22), "00:54", ref), 2)
+    for kalam, start, end in (
+        (result.rahu_kalam, "19:50", "22:00"),
+        (result.yamaganda, "13:21", "15:30"),
+        (result.gulika_kalam, "17:40", "19:50"),
+    ):
+        assert kalam is not None
+        _close(kalam.start, _at(day, start, ref), 1)
+        _close(kalam.end, _at(day, end, ref), 1)
+    month = result.lunar_month
+    assert (month.amanta, month.purnimanta, month.adhika) == ("Jyeshtha", "Jyeshtha", False)
+    assert (result.shaka_year, result.samvatsara) == (1948, "Parabhava")
+
+
+def test_vilnius_in_the_leap_month_is_adhika_jyeshtha() -> None:
+    # VD 2026-05-25: "Jyeshtha (Adhik) - Purnimanta", "Jyeshtha (Adhik) - Amanta".
+    month = compute(date(2026, 5, 25), *VILNIUS).lunar_month
+    assert (month.amanta, month.purnimanta, month.adhika) == ("Jyeshtha", "Jyeshtha", True)
+
+
+# VD: (date, place, published moonrise, moonset as (date, HH:MM)). Drikpanchang's Moon rule is
+# the disc centre on the true horizon (see riseset.py), and its day runs sunrise to sunrise,
+# so a moonset after midnight belongs to the day before.
+MOON_CASES = [
+    (date(2026, 6, 21), DELHI, "11:53", (date(2026, 6, 22), "00:05")),
+    (date(2026, 6, 21), VILNIUS, "12:59", (date(2026, 6, 22), "00:56")),
+    (date(2026, 5, 25), VILNIUS, "15:13", (date(2026, 5, 26), "02:48")),
+    (date(2026, 10, 10), NEW_YORK, "07:06", (date(2026, 10, 10), "18:02")),
+]
+
+
+@pytest.mark.parametrize("row", MOON_CASES, ids=[f"{r[0]}-{r[1][2]}" for r in MOON_CASES])
+def test_moonrise_and_moonset_match_drikpanchang_to_the_minute(row: tuple) -> None:
+    day, place, rise, (set_day, set_hhmm) = row
+    result = compute(day, *place)
+    _close(result.moonrise, _at(day, rise, result.reference), 1)
+    _close(result.moonset, _at(set_day, set_hhmm, result.reference), 1)
 
 
 def test_adhika_shravana_day_with_a_skipped_chaturdashi_in_new_delhi() -> None:
