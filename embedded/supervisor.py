@@ -42,11 +42,14 @@ def follow_outbox(
         return
     with path.open() as handle:
         handle.seek(start_at)
+        pending = ""
         while not stop.is_set():
-            line = handle.readline()
-            if not line:
+            pending += handle.readline()
+            if not pending.endswith("\n"):
+                # Nothing new, or a line still being written: read the rest of it later.
                 stop.wait(0.5)
                 continue
+            line, pending = pending, ""
             try:
                 msg = json.loads(line)
                 echo(
