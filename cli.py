@@ -426,13 +426,22 @@ def entries(obj: AppContext, now_text: str | None, as_json: bool) -> None:
             (
                 r.name,
                 r.users,
-                r.next_run_local.isoformat(),
-                r.next_run_utc.isoformat(),
+                r.next_run_local.isoformat() if r.next_run_local else "-",
+                r.next_run_utc.isoformat() if r.next_run_utc else "-",
                 r.last_run_at.isoformat() if r.last_run_at else "never",
             )
             for r in rows
         ],
     )
+    broken = [r for r in rows if r.problem]
+    for row in broken:
+        click.echo(f"warning: {row.name}: {row.problem}", err=True)
+    if broken:
+        click.echo(
+            f"{len(broken)} entr{'y' if len(broken) == 1 else 'ies'} cannot run as a zoned slot; "
+            "`panchang resync` rewrites or deletes them",
+            err=True,
+        )
 
 
 def _parse_instant(text: str) -> Any:

@@ -15,7 +15,7 @@ from tests.helpers import add_users
 SYNC_KEYS = {"created", "updated", "deleted", "unchanged", "skipped_users", "duration_ms"}
 ENTRY_KEYS = {
     "name", "key", "timezone", "send_time", "users", "next_run_utc", "next_run_local",
-    "last_run_at",
+    "last_run_at", "problem",
 }  # fmt: skip
 
 
@@ -97,6 +97,48 @@ def test_entries_show_next_run_in_local_and_utc_on_a_dst_change_day(
     assert kathmandu["next_run_utc"] == "2026-03-09T00:45:00+00:00"
     table = cli(database_url, redis_url, "entries", "--now", "2026-03-08T06:00:00Z")
     assert "2026-03-08T06:30:00-04:00" in table.output
+
+
+def test_entries_list_unreadable_and_stock_utc_entries_with_their_problem(
+    database_url: str,
+    sessions,
+    redis_url: str,  # type: ignore[no-untyped-def]
+) -> None:
+    from celery.schedules import crontab
+    from redbeat.schedulers import RedBeatSchedulerEntry
+
+    from core.settings import Settings
+    from tasks.app import SEND_TASK, create_app
+
+    add_users(sessions, "Asia/Kolkata", "06:30", 2)
+    cli(database_url, redis_url, "resync")
+    # A stock RedBeat crontab under our prefix (it would fire at 06:30 UTC), and an entry
+    # whose definition is not even JSON.
+    app = create_app(Settings(database_url=database_url, redis_url=redis_url))
+    RedBeatSchedulerEntry(
+        "panchang:send:Europe/Berlin@06:30", SEND_TASK, crontab(hour=6, minute=30), app=app
+    ).save()
+    client = redis.Redis.from_url(redis_url)
+    client.hset("redbeat:panchang:send:Asia/Tokyo@07:00", "definition", "not json")
+    client.zadd("redbeat::schedule", {"redbeat:panchang:send:Asia/Tokyo@07:00": 0})
+
+    result = cli(database_url, redis_url, "entries", "--json", "--now", "2026-03-08T06:00:00Z")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["panchang:send:Asia/Kolkata@06:30"]["problem"] is None
+    berlin = rows["panchang:send:Europe/Berlin@06:30"]
+    assert berlin["problem"] == "schedule is a crontab, not a zoned crontab"
+    assert berlin["next_run_utc"] is None
+    tokyo = rows["panchang:send:Asia/Tokyo@07:00"]
+    assert tokyo["problem"].startswith("definition unreadable")
+    table = cli(database_url, redis_url, "entries", "--now", "2026-03-08T06:00:00Z")
+    assert table.exit_code == 0, table.output
+    assert "warning: panchang:send:Europe/Berlin@06:30: schedule is a crontab" in table.stderr
+    assert "2 entries cannot run as a zoned slot; `panchang resync` rewrites" in table.stderr
+    # And the sync does what the hint says.
+    cli(database_url, redis_url, "resync")
+    after = cli(database_url, redis_url, "entries", "--json", "--now", "2026-03-08T06:00:00Z")
+    assert [row["name"] for row in json.loads(after.stdout)] == ["panchang:send:Asia/Kolkata@06:30"]
 
 
 @pytest.mark.parametrize("bad", ["yesterday", "2026-03-08T06:00:00"])
