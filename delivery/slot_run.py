@@ -82,9 +82,9 @@ def run_slot(
     `send_time` nearest to it; more than `settings.late_grace_s` seconds away means a missed run
     that sends nothing) and who is active. `local_date` overrides that choice (manual sends).
     Ledger timestamps use `core.clock.now()`, the real time of each step. Users whose row is
-    already sent, failed, or claimed by another run are counted as skipped (the last also as
-    held; see RunSummary.held). Raises whatever
-    unexpected error stopped the run, after recording the run as failed.
+    already sent, failed, or claimed by another run are counted as skipped, the last also as
+    held (see RunSummary.held). Raises whatever unexpected error stopped the run, after
+    recording the run as failed.
     """
     if local_date is None:
         occurrence = nearest_occurrence(zone, send_time, now)

@@ -10,7 +10,8 @@ The ephemeris itself is evaluated only every six hours, over the ~10 weeks that 
 new moons naming the lunar month, and the ten-minute samples are cubic (four-point Lagrange)
 interpolations of those. Sun and Moon positions are smooth enough that this stays within
 0.1 arcsecond of a direct evaluation (tests/panchangam check it), a fifth of a second of the
-Moon's motion, and it makes a date's sky ~25 times cheaper than evaluating every sample.
+Moon's motion; one batch of 273 instants instead of a thousand is most of why a date's sky
+now takes about 10 ms (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ _WINDOW_AFTER_DAYS = 4
 # A sunrise of the date lies within 10:00 UTC the day before .. 12:00 UTC the day after, and
 # a lunation lasts at most 29.9 days, so the new moons either side of it are within 31.5 days
 # of the date; 34 leaves room, and the interpolation needs one ephemeris step beyond.
-_NEW_MOON_REACH_DAYS = 34
+_EPHEMERIS_REACH_DAYS = 34
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def _new_moons(
 def build(local_date: date) -> DaySky:
     """Compute the DaySky for `local_date` (about ten milliseconds; cache the result)."""
     midnight = datetime(local_date.year, local_date.month, local_date.day, tzinfo=UTC).timestamp()
-    reach = _NEW_MOON_REACH_DAYS * _DAY_S
+    reach = _EPHEMERIS_REACH_DAYS * _DAY_S
     coarse = np.arange(midnight - reach, midnight + reach + 1.0, EPHEMERIS_STEP_S)
     pos = astro.positions(coarse)
     degrees = 180.0 / math.pi
