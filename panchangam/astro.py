@@ -17,9 +17,6 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 
-# de421 covers 1899-07-29 .. 2053-10-09; the day windows reach ~40 days either side of a date.
-FIRST_DATE_ORDINAL = 693_960 + 60  # 1900-03-01
-LAST_DATE_ORDINAL = 749_980  # 2054-06-... clipped below by LAST_DATE
 _EARTH_RADIUS_KM = 6378.137
 
 _lock = threading.Lock()
@@ -79,8 +76,9 @@ def _time(st: dict[str, Any], posix: FloatArray | float) -> Any:
 def positions(posix: FloatArray | list[float] | float) -> Positions:
     """Sun and Moon apparent positions at the given UTC POSIX instants (vectorised).
 
-    Two shortcuts make a batch four times cheaper, each moving no longitude by more than a few
-    milliarcseconds (the Moon covers that in a few milliseconds of time):
+    Two shortcuts make a date's batch of 273 instants about five times cheaper (measured 22-24
+    ms -> 5 ms on one core), each moving no longitude by more than a few milliarcseconds (the
+    Moon covers that in a few milliseconds of time):
     - nutation from IAU 2000B, as skyfield's own almanac searches do, instead of 2000A's
       1,365 terms (measured: at most 2.4 mas apart, 1900-2041);
     - no gravitational light deflection (apparent(deflectors=())): for the Sun and the Moon it

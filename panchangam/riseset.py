@@ -12,8 +12,9 @@ Horizon rules, as drikpanchang.com's daily pages use them:
 - Moon: the centre of the disc on the true horizon as seen from the place: topocentric
   altitude (geocentric altitude minus parallax) zero, with no refraction or semidiameter.
   Drikpanchang's published moonrises and moonsets for New Delhi, New York and Vilnius sit at
-  that altitude to within their rounding minute; the upper-limb-with-refraction rule of
-  Western almanacs comes 4-6 minutes earlier at rising (tests/panchangam check both).
+  that altitude to within their rounding minute (tests/panchangam check them); the
+  upper-limb-with-refraction rule of Western almanacs, which we used before, rose 4-6 minutes
+  earlier on those days.
 - compute() takes the first moonrise and moonset of the panchang day (sunrise to sunrise).
 """
 
