@@ -4,7 +4,12 @@ One entry per distinct (zone, send time) of active users. The sync reads the des
 from the database, reads our entries from Redis, computes a plan with a pure function, and
 applies it: create what is missing, update what differs, delete what no user needs, touch
 nothing else (not static entries, not other apps' keys). A sync with nothing to change
-writes nothing. A Redis lock serialises concurrent syncs.
+writes nothing. A Redis lock serialises concurrent syncs, and its token fences the writes: a
+sync that outlived its lock writes nothing rather than undo a newer sync's work.
+
+A user row whose zone is not an IANA key, or whose send time is not exactly `HH:MM`, is
+skipped and reported, never given an entry: the send task matches the stored text, so an
+entry made from a normalised `6:30` would fire and find nobody.
 
 Run it with `panchang resync`, or `python redbeat_sync.py`; Beat also runs it every
 PANCHANG_SYNC_INTERVAL_S and at start-up.
@@ -12,6 +17,7 @@ PANCHANG_SYNC_INTERVAL_S and at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -26,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import clock, validate
 from core.errors import ServiceUnavailableError, ValidationError
+from core.names import SYNC_LOCK_KEY
 from core.settings import Settings
 from models.user import User
 from scheduler.slots import Slot
@@ -33,7 +40,6 @@ from scheduler.store import EntryStore, StoredEntry, definition_for, same_defini
 
 log = logging.getLogger(__name__)
 
-SYNC_LOCK_KEY = "panchang:sync:lock"
 SYNC_LOCK_TIMEOUT_S = 120
 
 
@@ -80,7 +86,8 @@ class SyncReport:
 
 
 def desired_slots(session: Session, now: datetime, only: Iterable[Slot] | None = None) -> Desired:
-    """Count active users per (zone, send time); rows with an invalid zone or time are skipped.
+    """Count active users per (zone, send time); rows whose zone is not an IANA key or whose
+    send time is not exactly 'HH:MM' are skipped and counted by value.
 
     With `only`, look at just those slots (a CLI change resyncs what it touched); then each
     count is 1 for "somebody is there", since a presence check is all the sync needs.
@@ -111,14 +118,19 @@ def desired_slots(session: Session, now: datetime, only: Iterable[Slot] | None =
         if not validate.is_valid_zone(zone):
             skipped[zone] += count
             continue
-        try:
-            normalised = validate.send_time(send_time)
-        except ValidationError:
+        if not _exact_hhmm(send_time):
             skipped[f"{zone}@{send_time}"] += count
             continue
-        slot = Slot(zone, normalised)
+        slot = Slot(zone, send_time)
         users[slot] = users.get(slot, 0) + count
     return Desired(users, dict(skipped))
+
+
+def _exact_hhmm(value: str) -> bool:
+    try:
+        return validate.send_time(value) == value
+    except ValidationError:
+        return False
 
 
 def plan(desired: Mapping[str, str], actual: Mapping[str, StoredEntry]) -> Plan:
@@ -146,9 +158,13 @@ def sync(
     *,
     only: Iterable[Slot] | None = None,
     dry_run: bool = False,
+    lock_timeout_s: float = SYNC_LOCK_TIMEOUT_S,
 ) -> SyncReport:
     """Make Redis hold exactly the entries the database asks for (or, with `only`, for those
-    slots alone). Returns what it did; with `dry_run`, what it would do."""
+    slots alone). Returns what it did; with `dry_run`, what it would do.
+
+    LockLostError when the sync took longer than `lock_timeout_s` and another sync may have
+    written since: it then writes nothing."""
     started = time.perf_counter()
     store = EntryStore(client, settings)
     scope = None if only is None else sorted(set(only))
@@ -156,8 +172,12 @@ def sync(
         if dry_run:
             state = _compute(sessions, store, settings, scope)
         else:
-            lock = client.lock(SYNC_LOCK_KEY, timeout=SYNC_LOCK_TIMEOUT_S, blocking_timeout=60)
-            with lock:
+            lock = client.lock(SYNC_LOCK_KEY, timeout=lock_timeout_s, blocking_timeout=60)
+            if not lock.acquire():
+                raise ServiceUnavailableError(
+                    f"another sync has held {SYNC_LOCK_KEY} for over 60 s; try again later"
+                )
+            try:
                 state = _compute(sessions, store, settings, scope)
                 steps = state.plan
                 if not steps.empty:
@@ -167,7 +187,11 @@ def sync(
                         delete=steps.delete,
                         current=state.current,
                         now=clock.now(),
+                        fence=(SYNC_LOCK_KEY, _token(lock)),
                     )
+            finally:
+                with contextlib.suppress(redis.exceptions.LockError):
+                    lock.release()  # not ours any more when it expired: nothing to release
     except redis.RedisError as err:
         raise ServiceUnavailableError(f"Redis error during sync: {err}") from err
     steps = state.plan
@@ -190,6 +214,12 @@ def sync(
     for value, count in report.skipped_users.items():
         log.warning("sync: skipped %d user(s) with invalid zone or time %r", count, value)
     return report
+
+
+def _token(lock: Any) -> str:
+    # redis-py keeps the token it SET as bytes; our clients read strings back.
+    token = lock.local.token
+    return token.decode() if isinstance(token, bytes) else str(token)
 
 
 @dataclass(frozen=True)

@@ -48,5 +48,17 @@ class ServiceUnavailableError(PanchangError):
     exit_code = 3
 
 
+class SchemaError(PanchangError):
+    """Raised when the database cannot be migrated as it stands (rows a new rule refuses)."""
+
+    exit_code = 2
+
+
+class LockLostError(PanchangError):
+    """Raised when a sync finds it no longer holds its lock just before writing to Redis."""
+
+    exit_code = 3
+
+
 class TransportError(PanchangError):
     """Raised when a message cannot be handed to the transport (outbox or WhatsApp)."""

@@ -1,19 +1,35 @@
-"""The one settings object, read from the environment once at the edge (CLI, Celery app)."""
+"""The one settings object, read from the environment once at the edge (CLI, Celery app).
+
+Everything is checked here, before any command writes anything: a malformed URL or number is
+a ConfigError naming the variable, so `REDIS_URL=localhost:6379 panchang users add ...` fails
+before the user is saved instead of after.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core import validate
 from core.errors import ConfigError, ValidationError
+from core.names import REDBEAT_KEY_PREFIX
 
 STATE_DIR = Path(".panchang")
 # Written by `panchang run` when it starts its own Redis, so that other `panchang` commands in a
 # second terminal find that server with no configuration.
 RUNTIME_REDIS_FILE = STATE_DIR / "redis.url"
+
+# Occurrences of a daily send time are 23 to 25 hours apart (DST), so a run within 11 hours of
+# one occurrence is always more than 11 hours from the next: below this bound the occurrence a
+# late run belongs to is never ambiguous. At 12 h, a run 12 h late is as near tomorrow's.
+MAX_LATE_GRACE_S = 11 * 3600
+
+SQLITE_EXAMPLE = "sqlite:///.panchang/panchang.db"
+POSTGRES_EXAMPLE = "postgresql://user:password@host:5432/panchang"
 
 
 @dataclass(frozen=True)
@@ -28,35 +44,56 @@ class Settings:
     late_grace_s: int = 10800
     # Entry names are `<prefix><zone>@<HH:MM>`; RedBeat adds its own key prefix in front.
     entry_prefix: str = "panchang:send:"
-    redbeat_key_prefix: str = "redbeat:"
+    redbeat_key_prefix: str = REDBEAT_KEY_PREFIX
     # Short enough that a standby Beat takes over within about a minute of the active one dying.
     beat_lock_timeout_s: int = 30
     beat_max_interval_s: int = 10
     send_batch_size: int = 500
-    # How long a run's claim on a user's delivery row holds. Longer than a batch takes to send
-    # (500 messages at WhatsApp's default 80/s is ~6 s), short enough that the users of a run
-    # that died are sent the same morning, by the follow-up run the redelivered task schedules.
+    # How long a run's claim on a user's delivery row holds without renewal, and how long a run
+    # may go without reporting progress before the reconciler calls it abandoned. A run renews
+    # its claims and reports well inside it; 10 minutes means the users of a run that died are
+    # sent again about 10 minutes later, well inside the default 3 h grace.
     claim_lease_s: int = 600
+    # How often Beat runs the send reconciler, which re-queues slot occurrences that passed
+    # without a complete run. One minute: a failed run is retried within about two.
+    reconcile_interval_s: int = 60
+    # Where `redis_url` came from, for error messages: "REDIS_URL" or the runtime file.
+    redis_source: str = "REDIS_URL"
+    # Why `redis_url` is None although a runtime file exists (its server does not answer).
+    redis_problem: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.late_grace_s >= MAX_LATE_GRACE_S:
+            raise ConfigError(
+                f"invalid PANCHANG_LATE_GRACE_S {self.late_grace_s}: must be under "
+                f"{MAX_LATE_GRACE_S} (11 h); a run that late could belong to today's or "
+                "tomorrow's send"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read settings from `environ` (default `os.environ`); ConfigError on bad values."""
         env = os.environ if environ is None else environ
-        redis_url = env.get("REDIS_URL") or _runtime_redis_url()
         try:
             default_send_time = validate.send_time(
                 env.get("PANCHANG_DEFAULT_SEND_TIME", "06:30"), "PANCHANG_DEFAULT_SEND_TIME"
             )
         except ValidationError as err:
             raise ConfigError(str(err)) from err
+        redis_url, source, problem = _redis_url(env)
         return cls(
-            database_url=env.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'panchang.db'}",
+            database_url=database_url(
+                env.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'panchang.db'}"
+            ),
             redis_url=redis_url,
+            redis_source=source,
+            redis_problem=problem,
             default_send_time=default_send_time,
             sync_interval_s=_positive_int(env, "PANCHANG_SYNC_INTERVAL_S", 600),
             outbox_path=Path(env.get("PANCHANG_OUTBOX") or STATE_DIR / "outbox.jsonl"),
             late_grace_s=_positive_int(env, "PANCHANG_LATE_GRACE_S", 10800),
             claim_lease_s=_positive_int(env, "PANCHANG_CLAIM_LEASE_S", 600),
+            reconcile_interval_s=_positive_int(env, "PANCHANG_RECONCILE_INTERVAL_S", 60),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -68,23 +105,121 @@ class Settings:
             "PANCHANG_OUTBOX": str(self.outbox_path),
             "PANCHANG_LATE_GRACE_S": str(self.late_grace_s),
             "PANCHANG_CLAIM_LEASE_S": str(self.claim_lease_s),
+            "PANCHANG_RECONCILE_INTERVAL_S": str(self.reconcile_interval_s),
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
         return env
 
-    def with_redis(self, redis_url: str) -> Settings:
+    def with_redis(self, redis_url: str, source: str = "REDIS_URL") -> Settings:
         """A copy pointing at another Redis (used by `panchang run` once it has started one)."""
-        return replace(self, redis_url=redis_url)
+        return replace(
+            self, redis_url=check_redis_url(redis_url), redis_source=source, redis_problem=None
+        )
 
     def require_redis_url(self) -> str:
         """The Redis URL, or a ConfigError that tells the user how to provide one."""
+        if self.redis_problem:
+            raise ConfigError(self.redis_problem)
         if not self.redis_url:
             raise ConfigError(
                 "REDIS_URL is not set and no `panchang run` Redis is running; "
                 "set REDIS_URL=redis://host:6379/0 or start `panchang run`"
             )
         return self.redis_url
+
+
+def redact(url: str) -> str:
+    """`url` with any password replaced by `***`, for messages and logs."""
+    return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", url)
+
+
+def database_url(raw: str, setting: str = "DATABASE_URL") -> str:
+    """`raw` as a SQLAlchemy URL for a backend and driver we support and have installed.
+
+    `postgres://` (Heroku, many hosting panels) and `postgresql://` map to psycopg2, the driver
+    this package installs; SQLAlchemy's own default for them would need a driver we don't ship.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError:
+        raise ConfigError(
+            f"invalid {setting} {redact(raw)!r}: not a database URL; write it like "
+            f"{POSTGRES_EXAMPLE} or {SQLITE_EXAMPLE}"
+        ) from None
+    driver = url.drivername
+    if driver in ("postgres", "postgresql", "postgresql+psycopg2"):
+        url = url.set(drivername="postgresql+psycopg2")
+    elif driver.startswith(("postgres+", "postgresql+")):
+        raise ConfigError(
+            f"invalid {setting} {redact(raw)!r}: driver {driver.split('+', 1)[1]!r} is not "
+            f"installed; use postgresql:// (psycopg2 is)"
+        )
+    elif driver not in ("sqlite", "sqlite+pysqlite"):
+        raise ConfigError(
+            f"invalid {setting} {redact(raw)!r}: panchang-scheduler keeps its data in "
+            f"PostgreSQL or SQLite ({POSTGRES_EXAMPLE} or {SQLITE_EXAMPLE})"
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def check_redis_url(raw: str, setting: str = "REDIS_URL") -> str:
+    """`raw` when it is a URL redis-py can use: redis://, rediss:// (TLS) or unix://."""
+    value = raw.strip()
+    hint = "write it as redis://host:6379/0 (rediss:// for TLS)"
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+        parts = urlsplit("")
+    if parts.scheme in ("redis", "rediss") and parts.hostname and port_ok:
+        return value
+    if parts.scheme == "unix" and parts.path:
+        return value
+    raise ConfigError(f"invalid {setting} {redact(raw)!r}: not a Redis URL; {hint}")
+
+
+def _redis_url(env: Mapping[str, str]) -> tuple[str | None, str, str | None]:
+    """(url, where it came from, why it is unusable) from REDIS_URL or the runtime file."""
+    explicit = env.get("REDIS_URL")
+    if explicit:
+        return check_redis_url(explicit), "REDIS_URL", None
+    source = f"./{RUNTIME_REDIS_FILE}"
+    try:
+        url = RUNTIME_REDIS_FILE.read_text().strip()
+    except OSError:
+        return None, "REDIS_URL", None
+    if not url:
+        return None, "REDIS_URL", None
+    # The file outlives a `panchang run` that was killed; a dead server there must not quietly
+    # become every command's Redis (a worker would retry it forever).
+    if not _answers(url):
+        return (
+            None,
+            source,
+            (
+                f"REDIS_URL is not set and {source} names {redact(url)}, which does not answer "
+                f"(left by a `panchang run` that was killed?); start `panchang run` again, delete "
+                f"{source}, or set REDIS_URL"
+            ),
+        )
+    return url, source, None
+
+
+def _answers(url: str) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, ValueError):
+        return False
+    finally:
+        client.close()
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -98,11 +233,3 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"invalid {name} {raw!r}: must be greater than 0")
     return value
-
-
-def _runtime_redis_url() -> str | None:
-    try:
-        url = RUNTIME_REDIS_FILE.read_text().strip()
-    except OSError:
-        return None
-    return url or None

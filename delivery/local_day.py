@@ -1,8 +1,12 @@
 """Which local day a run of a slot is for: the occurrence of its wall time nearest to now.
 
-Pure arithmetic on aware datetimes; no I/O and no clock. See DESIGN.md, "A late or early
-worker": a run 2 s early still serves today, a run far too late is a missed run, never
-yesterday's message sent today.
+Pure arithmetic on aware datetimes; no I/O and no clock. Beat sends a slot's task at its local
+time, but the worker may start it a little early (clock skew between machines) or very late (a
+backlog, an outage), so "today at the moment the code runs" is the wrong day near midnight. The
+day a run serves is that of the occurrence nearest to it, before or after: a run 2 s early
+still serves today, and a run far too late is a missed run to record, never yesterday's message
+sent today. With the grace period under 11 hours (settings enforce it) and occurrences 23 to 25
+hours apart, the occurrence within grace of a run is unique.
 """
 
 from __future__ import annotations
@@ -58,6 +62,25 @@ def occurrence_on(zone: str, send_time: str, local_date: date) -> datetime:
 def local_today(zone: str, now: datetime) -> date:
     """The calendar date in `zone` at the aware instant `now`."""
     return now.astimezone(_zone(zone)).date()
+
+
+def occurrence_of(zone: str, send_time: str, local_date: date, now: datetime) -> Occurrence:
+    """The occurrence of `send_time` on `local_date` in `zone`, with its offset from `now`."""
+    instant = occurrence_on(zone, send_time, local_date)
+    return Occurrence(instant, local_date, (now.astimezone(UTC) - instant).total_seconds())
+
+
+def previous_occurrence(zone: str, send_time: str, at: datetime) -> Occurrence:
+    """The latest occurrence of `send_time` in `zone` at or before the aware instant `at`."""
+    if at.tzinfo is None:
+        raise ValueError("previous_occurrence() needs an aware `at`")
+    at_utc = at.astimezone(UTC)
+    today = local_today(zone, at_utc)
+    for candidate in (today + _ONE_DAY, today, today - _ONE_DAY, today - 2 * _ONE_DAY):
+        instant = occurrence_on(zone, send_time, candidate)
+        if instant <= at_utc and local_today(zone, instant) == candidate:
+            return Occurrence(instant, candidate, (at_utc - instant).total_seconds())
+    raise AssertionError(f"no occurrence of {send_time} in {zone} in the two days before {at}")
 
 
 def nearest_occurrence(zone: str, send_time: str, now: datetime) -> Occurrence:

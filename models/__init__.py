@@ -3,7 +3,18 @@
 from models.base import Base
 from models.city import City
 from models.delivery import Delivery, DeliveryStatus
-from models.send_run import RunOutcome, SendRun
+from models.send_run import BatchState, RunOutcome, RunTrigger, SendBatch, SendRun
 from models.user import User
 
-__all__ = ["Base", "City", "Delivery", "DeliveryStatus", "RunOutcome", "SendRun", "User"]
+__all__ = [
+    "Base",
+    "BatchState",
+    "City",
+    "Delivery",
+    "DeliveryStatus",
+    "RunOutcome",
+    "RunTrigger",
+    "SendBatch",
+    "SendRun",
+    "User",
+]

@@ -1,4 +1,4 @@
-"""The ledger: one row per (user, local date), so a user gets at most one message a day."""
+"""The ledger: one row per (user, local date), claimed before a send and marked after it."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Set when a run takes the row to send it; another run leaves a freshly claimed row alone.
+    # Set when a run's batch takes the row to send it; another run leaves a row alone while the
+    # claim is younger than the lease. `claimed_by` is that batch attempt's random token, so a
+    # claim is renewed, released or used only by the attempt that made it.
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    ForeignKey,
-    Index,
-    String,
-    or_,
-)
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ColumnElement, Float, ForeignKey, Index, String, or_
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from core import validate
 from models.base import Base, UTCDateTime
 from models.city import City
+
+# The sync groups users by the raw `send_time` text and the send task matches that text, so a
+# row holding `6:30` would get an entry for 06:30 that sends to nobody. Every write path
+# normalises to HH:MM, and the database refuses anything else, whoever writes the row (the old
+# web app writes this table directly). Plain SQL that both SQLite and Postgres understand.
+SEND_TIME_IS_HHMM = (
+    "length(send_time) = 5 AND substr(send_time, 3, 1) = ':'"
+    " AND substr(send_time, 1, 2) BETWEEN '00' AND '23'"
+    " AND substr(send_time, 2, 1) BETWEEN '0' AND '9'"
+    " AND substr(send_time, 4, 2) BETWEEN '00' AND '59'"
+    " AND substr(send_time, 5, 1) BETWEEN '0' AND '9'"
+)
 
 
 class User(Base):
@@ -25,6 +31,7 @@ class User(Base):
         Index("ix_user_detail_slot_active", "timezone", "send_time", "obsoleted_on"),
         # The send task walks one slot's users in id order, batch by batch.
         Index("ix_user_detail_slot_id", "timezone", "send_time", "id"),
+        CheckConstraint(SEND_TIME_IS_HHMM, name="send_time_hhmm"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,6 +46,10 @@ class User(Base):
     obsoleted_on: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     city: Mapped[City | None] = relationship(lazy="joined")
+
+    @validates("send_time")
+    def _normalise_send_time(self, _key: str, value: str) -> str:
+        return validate.send_time(value)
 
     @staticmethod
     def active_at(at: datetime) -> ColumnElement[bool]:

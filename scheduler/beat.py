@@ -2,6 +2,11 @@
 
 Two Beat processes may run (one standby): RedBeat's lock in Redis lets only one tick, and the
 lock timeout from settings is short so the standby takes over within about a minute.
+
+Under our entry prefix this Beat runs only what `scheduler.entry_check` accepts: a zoned
+crontab whose zone, time, task and args match the entry's name. Anything else there is
+skipped with an error naming it; RedBeat then drops it from its schedule set, which the next
+sync notices and rewrites.
 """
 
 from __future__ import annotations
@@ -12,9 +17,20 @@ from celery.signals import beat_init
 from celery.utils.log import get_logger
 from redbeat.schedulers import RedBeatScheduler, RedBeatSchedulerEntry, get_redis
 
+from core.names import RECONCILE_TASK, SEND_TASK, SYNC_TASK, queued_marker_key
 from scheduler import codec
+from scheduler.entry_check import problem_with
 
 logger = get_logger("celery.beat")
+
+DEFAULT_ENTRY_PREFIX = "panchang:send:"
+# How long a queued-but-not-started marker lives when the app carries no settings.
+DEFAULT_MARKER_TTL_S = 600
+
+
+def _settings_attr(app: Any, name: str, default: Any) -> Any:
+    settings = getattr(app, "settings", None)
+    return getattr(settings, name, default)
 
 
 class ZonedRedBeatSchedulerEntry(RedBeatSchedulerEntry):
@@ -34,15 +50,21 @@ class ZonedRedBeatSchedulerEntry(RedBeatSchedulerEntry):
 
     @classmethod
     def from_key(cls, key: str, app: Any = None) -> ZonedRedBeatSchedulerEntry:
+        prefix = _settings_attr(app, "entry_prefix", DEFAULT_ENTRY_PREFIX)
+        key_prefix = _settings_attr(app, "redbeat_key_prefix", "redbeat:")
+        name = key[len(key_prefix) :] if key.startswith(key_prefix) else key
         try:
             entry: ZonedRedBeatSchedulerEntry = super().from_key(key, app=app)
+            if name.startswith(prefix):
+                problem = problem_with(name, _definition_of(entry), prefix)
+                if problem:
+                    raise ValueError(problem)
         except KeyError:
             raise
         except (ValueError, TypeError, AttributeError) as err:
-            # One unreadable entry (hand-edited, or from a newer version) must not stop every
-            # other slot: RedBeat drops a KeyError entry from the schedule set, and the next
-            # sync finds it missing there and rewrites it.
-            logger.error("beat: cannot decode %s (%s); skipped until the next sync", key, err)
+            # One bad entry must not stop every other slot. RedBeat drops a KeyError entry from
+            # its schedule set; the next sync finds it missing there and rewrites it.
+            logger.error("beat: entry %s cannot run as a zoned slot (%s); skipped", name, err)
             raise KeyError(key) from err
         return entry
 
@@ -67,23 +89,42 @@ class ZonedRedBeatSchedulerEntry(RedBeatSchedulerEntry):
         return self
 
 
+def _definition_of(entry: RedBeatSchedulerEntry) -> dict[str, Any]:
+    return {"schedule": entry.schedule, "task": entry.task, "args": entry.args}
+
+
 class ZonedRedBeatScheduler(RedBeatScheduler):
-    """RedBeat with zoned entries: every entry is loaded through our decoder."""
+    """RedBeat with zoned entries: every entry is loaded through our decoder and checks."""
 
     Entry = ZonedRedBeatSchedulerEntry
 
+    def apply_async(
+        self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any
+    ) -> Any:
+        result = super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+        if entry.task == SEND_TASK and len(entry.args or ()) == 2:
+            # Tell the reconciler this slot's run is queued, so it does not queue another while
+            # the task waits for a worker; the task deletes the marker when it starts.
+            ttl = _settings_attr(self.app, "claim_lease_s", DEFAULT_MARKER_TTL_S)
+            try:
+                get_redis(self.app).set(queued_marker_key(*entry.args), "beat", ex=ttl)
+            except Exception as err:  # the send went out; a missing marker costs one extra run
+                logger.warning("beat: could not mark %s queued: %s", entry.name, err)
+        return result
+
 
 @beat_init.connect
-def _sync_when_beat_starts(sender: Any = None, **_: Any) -> None:
-    """Ask a worker for a full sync as soon as this Beat holds the lock.
+def _sync_and_reconcile_when_beat_starts(sender: Any = None, **_: Any) -> None:
+    """Ask a worker for a full sync, then the send reconciler, as soon as this Beat holds the
+    lock: entries lost or created while no Beat ran exist again, and occurrences that passed
+    meanwhile are caught up within grace instead of waiting for the next periodic run.
 
     RedBeat's own beat_init handler (connected before this one, at import) blocks until the
     lock is ours, so a standby Beat asks only when it takes over.
     """
-    from tasks.app import SYNC_TASK
-
     scheduler = getattr(sender, "scheduler", None)
     if not isinstance(scheduler, ZonedRedBeatScheduler):
         return
-    scheduler.app.send_task(SYNC_TASK)
-    logger.info("beat: requested a RedBeat sync at start-up")
+    app = scheduler.app
+    app.send_task(SYNC_TASK, link=app.signature(RECONCILE_TASK, immutable=True))
+    logger.info("beat: requested a RedBeat sync and a send reconcile at start-up")

@@ -1,9 +1,13 @@
-"""A readable view of our RedBeat entries: what fires when, for how many users.
+"""A readable view of the schedule: what fires when, for how many users, and what is wrong.
 
-An entry under our prefix that we cannot read as a zoned crontab is listed too, with its
-problem instead of a next run: a stock RedBeat crontab there would fire at UTC, and an
-operator looking at the schedule must see that, not a shorter list. The next sync rewrites
-or deletes such an entry.
+Every entry under our prefix is listed, and so is every slot that has active users but no
+entry, so the listing can be trusted for monitoring. `status` says which:
+
+- `ok`: a zoned entry with active users;
+- `unused`: a zoned entry no active user needs (the next sync deletes it);
+- `broken`: an entry that cannot run as a zoned slot (`problem` says why; a stock RedBeat
+  crontab there would fire at UTC); our Beat skips it and the next sync rewrites or deletes it;
+- `missing`: active users, no entry (the next sync creates it).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import redis
 from core.errors import ValidationError
 from core.settings import Settings
 from scheduler import codec
+from scheduler.entry_check import problem_with
 from scheduler.slots import Slot
 from scheduler.store import EntryStore
 from scheduler.zoned import ZonedCrontab
@@ -33,7 +38,9 @@ class EntryView:
     users: int
     next_run_utc: datetime | None
     next_run_local: datetime | None
+    # When Beat last fired it; None when it never has (or the entry is missing).
     last_run_at: datetime | None
+    status: str
     problem: str | None = None  # why the entry cannot run as a zoned slot; None when it can
 
     def to_dict(self) -> dict[str, Any]:
@@ -43,6 +50,7 @@ class EntryView:
             "timezone": self.timezone,
             "send_time": self.send_time,
             "users": self.users,
+            "status": self.status,
             "next_run_utc": _iso(self.next_run_utc),
             "next_run_local": _iso(self.next_run_local),
             "last_run_at": _iso(self.last_run_at),
@@ -54,47 +62,66 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _problem(name: str, definition: str | None, prefix: str) -> tuple[Slot | None, Any, str | None]:
-    """(slot, schedule, None) for a good entry, or what is wrong with it."""
+def _decode(definition: str | None) -> tuple[Any, str | None]:
     try:
-        slot = Slot.from_entry_name(name, prefix)
-    except ValidationError as err:
-        return None, None, f"name is not <zone>@<HH:MM>: {err}"
-    try:
-        schedule = codec.decode(definition or "")["schedule"]
+        return codec.decode(definition or ""), None
     except (ValueError, KeyError, TypeError) as err:
-        return slot, None, f"definition unreadable ({type(err).__name__}: {err})"
-    if not isinstance(schedule, ZonedCrontab):
-        return slot, None, f"schedule is a {type(schedule).__name__}, not a zoned crontab"
-    if schedule.zone != slot.zone:
-        return slot, None, f"schedule zone {schedule.zone} differs from the name's {slot.zone}"
-    return slot, schedule, None
+        return None, f"definition unreadable ({type(err).__name__}: {err})"
 
 
 def list_entries(
     client: redis.Redis, settings: Settings, users: Mapping[Slot, int], now: datetime
 ) -> list[EntryView]:
-    """Every entry under our prefix, with its next run after `now` (aware) and its number of
-    active users from `users` (the sync's `desired_slots(...).users`)."""
+    """Every entry under our prefix and every slot of `users` without one, by name.
+
+    `users` is the sync's `desired_slots(...).users`; next runs are the first after `now`.
+    """
     store = EntryStore(client, settings)
+    prefix = settings.entry_prefix
     stored = store.read(store.names())
     views = []
-    for name, entry in sorted(stored.items()):
-        slot, schedule, problem = _problem(name, entry.definition, settings.entry_prefix)
-        next_utc = None if schedule is None else schedule.next_run_after(now)
+    for name, entry in stored.items():
+        definition, problem = _decode(entry.definition)
+        problem = problem or problem_with(name, definition, prefix)
+        try:
+            slot: Slot | None = Slot.from_entry_name(name, prefix)
+        except ValidationError:
+            slot = None
+        count = users.get(slot, 0) if slot else 0
+        next_utc = None
+        if problem is None and slot is not None:
+            next_utc = ZonedCrontab.daily(*slot).next_run_after(now)
+        status = "broken" if problem else ("ok" if count else "unused")
         views.append(
             EntryView(
                 name=name,
                 key=store.key(name),
                 timezone=slot.zone if slot else "",
                 send_time=slot.send_time if slot else "",
-                users=users.get(slot, 0) if slot else 0,
+                users=count,
                 next_run_utc=next_utc,
-                next_run_local=(
-                    next_utc.astimezone(ZoneInfo(slot.zone)) if next_utc and slot else None
-                ),
-                last_run_at=entry.last_run_at,
+                next_run_local=next_utc.astimezone(ZoneInfo(slot.zone))
+                if next_utc and slot
+                else None,
+                last_run_at=entry.last_run_at if entry.fired else None,
+                status=status,
                 problem=problem,
             )
         )
-    return views
+    for slot, count in users.items():
+        name = slot.entry_name(prefix)
+        if name not in stored:
+            views.append(
+                EntryView(
+                    name,
+                    store.key(name),
+                    slot.zone,
+                    slot.send_time,
+                    count,
+                    None,
+                    None,
+                    None,
+                    "missing",
+                )
+            )
+    return sorted(views, key=lambda view: view.name)

@@ -1,8 +1,9 @@
 """Reading and writing our RedBeat entries in Redis, in RedBeat's own key layout.
 
-Keys: `<redbeat prefix><entry name>` is a hash with `definition` and `meta` (last_run_at);
-`<redbeat prefix>:schedule` is the sorted set of keys scored by next due time (UTC epoch s).
-Only keys under our entry prefix are ever read or written here.
+Keys (`core.names`): `<redbeat prefix><entry name>` is a hash with `definition` and `meta`
+(`last_run_at`, and `total_run_count` once Beat has fired it); `<redbeat prefix>:schedule` is
+the sorted set of keys scored by next due time (UTC epoch s). Only keys under our entry prefix
+are ever read or written here.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from typing import Any
 
 import redis
 
-from core.errors import ServiceUnavailableError
-from core.settings import Settings
+from core.errors import LockLostError, ServiceUnavailableError
+from core.names import SEND_TASK, redbeat_entry_key, redbeat_schedule_key
+from core.settings import Settings, redact
 from scheduler import codec
 from scheduler.slots import Slot
 from scheduler.zoned import ZonedCrontab
-
-SEND_TASK = "send_for_timezone"
 
 
 @dataclass(frozen=True)
@@ -33,16 +33,33 @@ class StoredEntry:
     definition: str | None  # raw JSON text, None when the hash has no definition
     last_run_at: datetime | None
     scheduled: bool  # present in the schedule sorted set (else Beat never looks at it)
+    # Beat has fired it at least once. The sync writes a new entry's last_run_at as its
+    # creation time (so it is not due at once), which is not a run.
+    fired: bool = False
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for `url` that answers PING, or ServiceUnavailableError naming the URL."""
-    client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=5)
+def connect(url: str, source: str = "REDIS_URL") -> redis.Redis:
+    """A client for `url` that answers PING, or ServiceUnavailableError naming the setting."""
+    client = redis.Redis.from_url(
+        url, decode_responses=True, socket_connect_timeout=5, socket_timeout=30
+    )
     try:
         client.ping()
     except redis.RedisError as err:
-        raise ServiceUnavailableError(f"cannot reach Redis at {url}: {err}") from err
+        raise explain_redis_error(err, url, source) from err
     return client
+
+
+def explain_redis_error(err: redis.RedisError, url: str, source: str) -> ServiceUnavailableError:
+    """One line for a Redis failure, naming where the URL came from."""
+    shown = redact(url) or "(unknown)"
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    if isinstance(err, (redis.ConnectionError, redis.TimeoutError)):
+        return ServiceUnavailableError(
+            f"cannot reach Redis at {shown} ({source}): {first}; start Redis there or point "
+            "REDIS_URL at one that runs"
+        )
+    return ServiceUnavailableError(f"Redis error at {shown} ({source}): {first}")
 
 
 def definition_for(slot: Slot, settings: Settings) -> str:
@@ -81,10 +98,10 @@ class EntryStore:
     def __init__(self, client: redis.Redis, settings: Settings) -> None:
         self.client = client
         self.settings = settings
-        self.schedule_key = settings.redbeat_key_prefix + ":schedule"
+        self.schedule_key = redbeat_schedule_key(settings.redbeat_key_prefix)
 
     def key(self, name: str) -> str:
-        return self.settings.redbeat_key_prefix + name
+        return redbeat_entry_key(name, self.settings.redbeat_key_prefix)
 
     def names(self) -> list[str]:
         """Names of all entries under our prefix (SCAN, so Redis never blocks on KEYS)."""
@@ -108,7 +125,8 @@ class EntryStore:
         for name, (definition, meta), score in zip(wanted, hashes, scores, strict=True):
             if definition is None and meta is None:
                 continue
-            found[name] = StoredEntry(name, definition, _last_run_at(meta), score is not None)
+            last_run_at, fired = _meta(meta)
+            found[name] = StoredEntry(name, definition, last_run_at, score is not None, fired)
         return found
 
     def write(
@@ -118,42 +136,80 @@ class EntryStore:
         delete: Iterable[str],
         current: Mapping[str, StoredEntry],
         now: datetime,
+        fence: tuple[str, str] | None = None,
     ) -> None:
         """Apply a plan in one pipeline. `create`/`update` map names to definition JSON.
 
         A created entry gets last_run_at = now, so it first fires at its next scheduled time
         and not at once (an entry with no last_run_at is due immediately in RedBeat). An update
         rewrites only the definition and keeps last_run_at, as RedBeat's own save() does.
+
+        With `fence` (lock key, token), the writes go in one MULTI/EXEC under WATCH of the
+        lock, and only while the lock still holds that token: a sync that outlived its lock
+        raises LockLostError and writes nothing, instead of applying a plan a newer sync has
+        overtaken.
         """
-        with self.client.pipeline(transaction=False) as pipe:
-            for name, definition in create.items():
-                self._put(pipe, name, definition, now)
-            for name, definition in update.items():
-                last = current[name].last_run_at if name in current else None
-                self._put(pipe, name, definition, last or now)
-            for name in delete:
-                pipe.zrem(self.schedule_key, self.key(name))
-                pipe.delete(self.key(name))
-            pipe.execute()
+        if fence is None:
+            with self.client.pipeline(transaction=False) as pipe:
+                self._queue(pipe, create, update, delete, current, now)
+                pipe.execute()
+            return
+        lock_key, token = fence
+        with self.client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(lock_key)
+                if pipe.get(lock_key) != token:
+                    raise LockLostError(
+                        f"sync lost its lock {lock_key} before writing (it took longer than the "
+                        "lock timeout); nothing written, the next sync applies the changes"
+                    )
+                pipe.multi()
+                self._queue(pipe, create, update, delete, current, now)
+                pipe.execute()
+            except redis.WatchError as err:
+                raise LockLostError(
+                    f"sync lock {lock_key} changed hands while writing; nothing written"
+                ) from err
+
+    def _queue(
+        self,
+        pipe: Any,
+        create: Mapping[str, str],
+        update: Mapping[str, str],
+        delete: Iterable[str],
+        current: Mapping[str, StoredEntry],
+        now: datetime,
+    ) -> None:
+        for name, definition in create.items():
+            self._put(pipe, name, definition, now)
+        for name, definition in update.items():
+            last = current[name].last_run_at if name in current else None
+            self._put(pipe, name, definition, last or now)
+        for name in delete:
+            pipe.zrem(self.schedule_key, self.key(name))
+            pipe.delete(self.key(name))
 
     def _put(self, pipe: Any, name: str, definition: str, last_run_at: datetime) -> None:
         key = self.key(name)
         schedule = codec.decode(definition)["schedule"]
         pipe.hset(key, "definition", definition)
-        meta = codec.encode({"last_run_at": last_run_at})
+        meta = codec.encode({"last_run_at": last_run_at, "total_run_count": 0})
         # HSETNX: existing meta (last_run_at written by Beat, perhaps since our read) wins.
         pipe.hsetnx(key, "meta", meta)
         pipe.zadd(self.schedule_key, {key: epoch_s(schedule.next_run_after(last_run_at))})
 
 
-def _last_run_at(meta: str | None) -> datetime | None:
+def _meta(meta: str | None) -> tuple[datetime | None, bool]:
+    """(last_run_at, fired) from a meta JSON; Beat writes total_run_count when it fires."""
     if not meta:
-        return None
+        return None, False
     try:
-        value = codec.decode(meta).get("last_run_at")
+        value = codec.decode(meta)
     except ValueError:
-        return None
-    return value if isinstance(value, datetime) else None
+        return None, False
+    last = value.get("last_run_at")
+    fired = bool(value.get("total_run_count"))
+    return (last if isinstance(last, datetime) else None), fired
 
 
 def _glob_escape(text: str) -> str:

@@ -65,7 +65,15 @@ class ZonedCrontab(crontab):
     def __eq__(self, other: object) -> bool:
         if isinstance(other, ZonedCrontab):
             return self.zone == other.zone and self.fields() == other.fields()
+        if isinstance(other, crontab):
+            # Same fields, different clock: a plain crontab runs in the app's zone (UTC).
+            # Python asks the subclass first, so `plain == zoned` lands here too.
+            return False
         return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
     def __hash__(self) -> int:
         return hash((self.zone, tuple(self.fields().values())))

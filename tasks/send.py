@@ -1,6 +1,5 @@
-"""The Celery task Beat fires for each slot: `send_for_timezone(zone, send_time)`.
-
-The task is a thin edge around `delivery.slot_run.run_slot`; per-process resources come from
+"""The tasks that send: `send_for_timezone` plans a slot's run, `panchang.send_batch` sends a
+batch of it. Thin edges around `delivery.slot_run`; per-process resources come from
 `tasks.runtime`.
 """
 
@@ -10,88 +9,82 @@ from typing import Any
 
 from celery import Task, shared_task
 from celery.utils.log import get_task_logger
+from redis import RedisError
 
 from core import clock, validate
-from delivery.slot_run import run_slot
+from core.names import BATCH_TASK, SEND_TASK, queued_marker_key
+from delivery.runs import Worker
+from delivery.slot_run import plan_run, send_batch, summary_of
+from models import RunTrigger
 from tasks import runtime
-from tasks.app import SEND_TASK
 
 log = get_task_logger(__name__)
 
 
-# A slot run that finds users under another run's live claim checks again this many times, one
-# lease apart; more than that means runs keep dying on those users, which needs a person.
-MAX_FOLLOW_UPS = 3
-_FOLLOW_UP_MARGIN_S = 5
-
-
-# No autoretry: a redelivery (acks_late, worker lost) is already safe through the ledger, and
-# a retry loop around a partly sent slot is exactly what the ledger exists to make harmless,
-# not something to lean on. The one retry we do schedule is the follow-up below.
+# No autoretry anywhere: a run that fails is recorded so, and the send reconciler queues the
+# slot again; the ledger makes the rerun send only what was not sent.
 @shared_task(name=SEND_TASK, bind=True, max_retries=0)
 def send_for_timezone(
-    self: Task, zone: str, send_time: str, local_date: str | None = None, follow_up: int = 0
+    self: Task,
+    zone: str,
+    send_time: str,
+    local_date: str | None = None,
+    trigger: str = RunTrigger.BEAT.value,
 ) -> dict[str, Any]:
-    """Send the day's message to the active users of (`zone`, `send_time` 'HH:MM').
+    """Plan the run of slot (`zone`, `send_time` 'HH:MM') and send it.
 
-    Beat passes only the slot; `local_date` (ISO) and `follow_up` are set by the follow-up
-    run this task schedules for itself. Returns `RunSummary.to_dict()`; a run more than
-    `late_grace_s` from its send time is recorded as missed and sends nothing.
-
-    When a worker dies mid-batch, the broker redelivers this task at once, but the users that
-    worker had claimed are still under its lease, so the redelivered run skips them as held.
-    Nothing else would run that slot again that day, so the run schedules one more, for the
-    same local date, just after the lease runs out: it sends whoever is still unsent.
+    Beat passes only the slot, and the local date is that of the occurrence nearest to now;
+    the reconciler passes `local_date` (ISO) and `trigger="reconcile"`. The first batch is sent
+    here, the others are queued as `panchang.send_batch` tasks for any worker to take.
     """
     zone = validate.zone(zone)
     send_time = validate.send_time(send_time)
     day = None if local_date is None else validate.local_date(local_date)
     settings = runtime.settings()
-    summary = run_slot(
+    worker = Worker.here(self.request.id)
+    try:
+        plan = plan_run(
+            runtime.sessions(), settings, zone, send_time, clock.now(),
+            local_date=day, trigger=RunTrigger(trigger), worker=worker,
+        )  # fmt: skip
+    finally:
+        # Started: whatever happens next is on record in send_run, not waiting in a queue.
+        try:
+            runtime.redis_client().delete(queued_marker_key(zone, send_time))
+        except RedisError as err:  # it expires by itself; the slot must not fail for it
+            log.warning("could not clear the queued marker of %s@%s: %s", zone, send_time, err)
+    for batch_id in plan.batch_ids[1:]:
+        send_batch_task.apply_async(args=(batch_id,))
+    log.info(
+        "run %s of %s@%s for %s: %s, %d batches",
+        plan.run_id, zone, send_time, plan.local_date.isoformat(),
+        plan.outcome.value if plan.outcome else "sending", len(plan.batch_ids),
+    )  # fmt: skip
+    if plan.batch_ids:
+        send_batch(runtime.sessions(), runtime.transport(), settings, plan.batch_ids[0], worker)
+    # The run so far: complete when its one batch was sent here, `running` while others are.
+    return {**summary_of(runtime.sessions(), plan).to_dict(), "batches": len(plan.batch_ids)}
+
+
+@shared_task(name=BATCH_TASK, bind=True, max_retries=0)
+def send_batch_task(self: Task, batch_id: int) -> dict[str, Any] | None:
+    """Send one batch of a run; returns its counts (None when it had nothing to do)."""
+    counts = send_batch(
         runtime.sessions(),
         runtime.transport(),
-        settings,
-        zone,
-        send_time,
-        clock.now(),
-        local_date=day,
+        runtime.settings(),
+        batch_id,
+        Worker.here(self.request.id),
     )
+    if counts is None:
+        return None
     log.info(
-        "send_for_timezone %s@%s local_date=%s outcome=%s sent=%d skipped=%d failed=%d held=%d",
-        zone,
-        send_time,
-        summary.local_date.isoformat(),
-        summary.outcome.value,
-        summary.sent,
-        summary.skipped,
-        summary.failed,
-        summary.held,
-    )
-    if summary.held:
-        if follow_up < MAX_FOLLOW_UPS:
-            countdown = settings.claim_lease_s + _FOLLOW_UP_MARGIN_S
-            log.warning(
-                "%d users of %s@%s on %s are held by another run's claim; "
-                "running the slot again in %d s for whoever is still unsent",
-                summary.held,
-                zone,
-                send_time,
-                summary.local_date.isoformat(),
-                countdown,
-            )
-            self.apply_async(
-                args=(zone, send_time),
-                kwargs={"local_date": summary.local_date.isoformat(), "follow_up": follow_up + 1},
-                countdown=countdown,
-            )
-        else:
-            log.error(
-                "%d users of %s@%s on %s still held after %d follow-up runs; not retrying "
-                "(see `panchang send-now`)",
-                summary.held,
-                zone,
-                send_time,
-                summary.local_date.isoformat(),
-                follow_up,
-            )
-    return summary.to_dict()
+        "batch %s: sent=%d skipped=%d failed=%d held=%d",
+        batch_id, counts.sent, counts.skipped, counts.failed, counts.held,
+    )  # fmt: skip
+    return {
+        "sent": counts.sent,
+        "skipped": counts.skipped,
+        "failed": counts.failed,
+        "held": counts.held,
+    }

@@ -1,17 +1,15 @@
-"""The periodic reconcile task: Beat runs it every PANCHANG_SYNC_INTERVAL_S and at start-up."""
+"""The periodic reconcile of entries: Beat runs it every PANCHANG_SYNC_INTERVAL_S and at
+start-up."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from celery import shared_task
-from celery.utils.log import get_task_logger
 
 import redbeat_sync
-from tasks.app import SYNC_TASK
+from core.names import SYNC_TASK
 from tasks.runtime import redis_client, sessions, settings
-
-log = get_task_logger(__name__)
 
 
 @shared_task(name=SYNC_TASK, ignore_result=True)

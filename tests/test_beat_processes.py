@@ -8,11 +8,6 @@ the standby must take over and send the next slot.
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,10 +20,10 @@ from sqlalchemy import select
 
 import redbeat_sync
 from core.settings import Settings
-from models import SendRun
+from models import SendRun, User
 from models.db import make_engine, session_factory, upgrade
 from tests.helpers import add_users
-from tests.test_compose import service_command
+from tests.processes import Processes, outbox
 
 pytestmark = pytest.mark.slow
 
@@ -46,39 +41,6 @@ def local_hhmm(instant: datetime, zone: str) -> str:
     return instant.astimezone(ZoneInfo(zone)).strftime("%H:%M")
 
 
-class Processes:
-    def __init__(self, settings: Settings, workdir: Path) -> None:
-        self.env = {**os.environ, **settings.to_env()}
-        self.workdir = workdir
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, service: str, *extra: str) -> None:
-        """Run docker-compose.yml's command for `service`, as a real process here."""
-        command = service_command(service)
-        assert command[0] == "celery"
-        log = (self.workdir / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "celery", *command[1:], *extra],
-            env=self.env,
-            cwd=self.workdir,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def log(self, name: str) -> str:
-        return (self.workdir / f"{name}.log").read_text(errors="replace")
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 @pytest.fixture
 def stack(redis_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Processes]]:
     settings = Settings(
@@ -90,12 +52,6 @@ def stack(redis_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Processes]
     procs = Processes(settings, tmp_path)
     yield settings, procs
     procs.stop()
-
-
-def outbox(settings: Settings) -> list[dict]:  # type: ignore[type-arg]
-    if not settings.outbox_path.exists():
-        return []
-    return [json.loads(line) for line in settings.outbox_path.read_text().splitlines()]
 
 
 def wait_for_lines(settings: Settings, count: int, deadline: datetime) -> list[dict]:  # type: ignore[type-arg]
@@ -125,10 +81,10 @@ def test_two_beats_and_a_worker_send_each_slot_once_at_local_time_and_fail_over(
     client = redis.Redis.from_url(settings.require_redis_url(), decode_responses=True)
 
     target = next_minute(lead_s=20)
-    phones: dict[str, str] = {}
     for zone in ZONES:
-        ids = add_users(sessions, zone, local_hhmm(target, zone), 2)
-        phones.update({f"+9198{i:08d}": zone for i in ids})
+        add_users(sessions, zone, local_hhmm(target, zone), 2)
+    with sessions() as session:
+        phones = {p: z for p, z in session.execute(select(User.phone, User.timezone))}
     report = redbeat_sync.sync(sessions, client, settings)
     assert len(report.created) == 2
 
@@ -141,6 +97,7 @@ def test_two_beats_and_a_worker_send_each_slot_once_at_local_time_and_fail_over(
     assert sorted(line["timezone"] for line in lines) == sorted(ZONES * 2)
     assert len({line["to"] for line in lines}) == 4  # each user exactly once
     for line in lines:
+        assert line["timezone"] == phones[line["to"]]  # each user got their own zone's slot
         sent_at = datetime.fromisoformat(line["sent_at"])
         assert target <= sent_at < target + timedelta(seconds=15), line
         assert (
@@ -159,7 +116,7 @@ def test_two_beats_and_a_worker_send_each_slot_once_at_local_time_and_fail_over(
     holder = "beat-a" if "Acquired lock" in procs.log("beat-a") else "beat-b"
     standby = "beat-b" if holder == "beat-a" else "beat-a"
     assert "Acquired lock" not in procs.log(standby)
-    procs.procs[holder].send_signal(signal.SIGKILL)
+    procs.kill(holder)
     killed_at = datetime.now(UTC)
     # Lock timeout (30 s) plus one Beat loop (10 s) bounds the takeover.
     second = next_minute(lead_s=settings.beat_lock_timeout_s + settings.beat_max_interval_s + 5)

@@ -14,7 +14,7 @@ from tests.helpers import add_users
 
 SYNC_KEYS = {"created", "updated", "deleted", "unchanged", "skipped_users", "duration_ms"}
 ENTRY_KEYS = {
-    "name", "key", "timezone", "send_time", "users", "next_run_utc", "next_run_local",
+    "name", "key", "timezone", "send_time", "users", "status", "next_run_utc", "next_run_local",
     "last_run_at", "problem",
 }  # fmt: skip
 
@@ -107,8 +107,9 @@ def test_entries_list_unreadable_and_stock_utc_entries_with_their_problem(
     from celery.schedules import crontab
     from redbeat.schedulers import RedBeatSchedulerEntry
 
+    from core.names import SEND_TASK
     from core.settings import Settings
-    from tasks.app import SEND_TASK, create_app
+    from tasks.app import create_app
 
     add_users(sessions, "Asia/Kolkata", "06:30", 2)
     cli(database_url, redis_url, "resync")
@@ -202,5 +203,6 @@ def test_a_database_without_the_schema_gives_one_line_pointing_at_db_upgrade(
             conn.execute(text("DROP DATABASE panchang_test_empty WITH (FORCE)"))
         admin.dispose()
     assert result.exit_code == 3
-    assert result.output.strip().endswith("(run `panchang db upgrade`?)")
+    assert f"the database at DATABASE_URL={url} lacks the current schema" in result.output
+    assert result.output.strip().endswith("; run `panchang db upgrade`")
     assert len(result.output.strip().splitlines()) == 1

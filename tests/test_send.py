@@ -6,6 +6,7 @@ Every database test runs on SQLite and on Postgres (the `database_url` fixture).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -19,12 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 import panchangam
 from core import clock
 from core.errors import TransportError
+from core.names import SEND_TASK
 from core.settings import Settings
-from delivery import ledger
+from delivery import runs as run_records
 from delivery.message import compose_message
-from delivery.slot_run import RunSummary, run_slot
-from models import City, Delivery, RunOutcome, SendRun, User
-from tasks.app import SEND_TASK, create_app
+from delivery.slot_run import RunSummary, plan_run, run_slot, send_batch
+from models import City, Delivery, RunOutcome, RunTrigger, SendBatch, SendRun, User
+from models.db import session_scope
+from tasks.app import create_app
 from transport.base import Message
 from transport.outbox import OutboxTransport
 
@@ -77,8 +80,10 @@ def outbox_lines(path: Path) -> list[dict[str, Any]]:
 def send(
     sessions: sessionmaker[Session], settings: Settings, now: datetime = FIRE, **kwargs: Any
 ) -> RunSummary:
-    """Run the slot at `now` (frozen clock), into the outbox unless a transport is given."""
+    """Run the slot at `now` (frozen clock) as Beat would, into the outbox unless a transport
+    is given."""
     transport = kwargs.pop("transport", None) or OutboxTransport(settings.outbox_path)
+    kwargs.setdefault("trigger", RunTrigger.BEAT)
     with clock.frozen(now):
         return run_slot(sessions, transport, settings, ZONE, SLOT_TIME, now, **kwargs)
 
@@ -116,9 +121,9 @@ def test_sending_twice_in_a_day_sends_nothing_the_second_time(
     second = send(sessions, settings, FIRE + timedelta(minutes=5))
     assert first.to_dict() == {
         "zone": ZONE, "send_time": SLOT_TIME, "local_date": "2025-03-14",
-        "outcome": "complete", "sent": 4, "skipped": 0, "failed": 0, "held": 0,
+        "outcome": "complete", "sent": 4, "skipped": 0, "failed": 0, "held": 0, "run_id": 1,
     }  # fmt: skip
-    # Sent rows are not "held": nothing is left for a follow-up run.
+    # Sent rows are not "held": nothing is left for a later run.
     assert (second.sent, second.skipped, second.held) == (0, 4, 0)
     assert second.outcome is RunOutcome.COMPLETE
     lines = outbox_lines(settings.outbox_path)
@@ -225,7 +230,7 @@ def test_transport_failure_for_one_user_marks_it_failed_and_the_others_still_go_
     assert (rerun.sent, rerun.skipped) == (0, 3)
 
 
-def test_unexpected_error_records_run_failed_keeps_what_was_sent_and_reraises(
+def test_unexpected_error_records_the_run_failed_and_frees_the_unsent_users_at_once(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     phones = add_users(sessions, 3)
@@ -238,15 +243,38 @@ def test_unexpected_error_records_run_failed_keeps_what_was_sent_and_reraises(
     with pytest.raises(RuntimeError, match="composer bug"):
         send(sessions, settings, composer=composer)
     [run] = runs(sessions)
-    assert (run.outcome, run.sent, run.error) == ("failed", 1, "RuntimeError: composer bug")
-    assert [d.status for d in deliveries(sessions)] == ["sent", "pending", "pending"]
-    # Within the lease the rows the crashed run held are left alone, and reported as held...
+    assert (run.outcome, run.sent, run.error) == (
+        "failed",
+        1,
+        "batch 0: RuntimeError: composer bug",
+    )
+    rows = deliveries(sessions)
+    assert [d.status for d in rows] == ["sent", "pending", "pending"]
+    # The failed batch released its claims: a rerun a minute later need not wait the lease.
+    assert [d.claimed_by for d in rows[1:]] == [None, None]
     soon = send(sessions, settings, FIRE + timedelta(minutes=1))
-    assert (soon.sent, soon.skipped, soon.held) == (0, 3, 2)
-    # ...after it, a later run picks them up and sends only those.
+    assert (soon.sent, soon.skipped, soon.held, soon.outcome) == (2, 1, 0, RunOutcome.COMPLETE)
+    assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
+
+
+def test_rows_held_by_a_live_claim_are_skipped_until_the_lease_ends(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    # What a batch killed mid-send leaves: claimed rows, neither sent nor failed.
+    add_users(sessions, 3)
+    plan = _plan(sessions, settings)
+    with session_scope(sessions) as session:
+        ids = list(session.scalars(select(User.id).order_by(User.id)))
+        from delivery import ledger
+
+        ledger.ensure_rows(session, ids, DAY, ZONE, SLOT_TIME, FIRE)
+        ledger.claim(session, ids[:2], DAY, FIRE, settings.claim_lease_s, "dead-attempt")
+    assert plan.run_id is not None
+    soon = send(sessions, settings, FIRE + timedelta(minutes=1))
+    assert (soon.sent, soon.skipped, soon.held) == (1, 2, 2)
     later = send(sessions, settings, FIRE + timedelta(seconds=settings.claim_lease_s + 1))
     assert (later.sent, later.skipped, later.held) == (2, 1, 0)
-    assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
+    assert len(outbox_lines(settings.outbox_path)) == 3
 
 
 def test_explicit_local_date_sends_even_far_from_the_send_time(
@@ -254,9 +282,9 @@ def test_explicit_local_date_sends_even_far_from_the_send_time(
 ) -> None:
     add_users(sessions, 2)
     afternoon = FIRE + timedelta(hours=8)
-    summary = send(sessions, settings, afternoon, local_date=DAY)
+    summary = send(sessions, settings, afternoon, local_date=DAY, trigger=RunTrigger.MANUAL)
     assert (summary.outcome, summary.sent) == (RunOutcome.COMPLETE, 2)
-    again = send(sessions, settings, afternoon, local_date=DAY)
+    again = send(sessions, settings, afternoon, local_date=DAY, trigger=RunTrigger.MANUAL)
     assert (again.sent, again.skipped) == (0, 2)
 
 
@@ -310,68 +338,171 @@ def test_outbox_that_cannot_be_written_raises_transport_error(tmp_path: Path) ->
 
 
 def test_celery_task_sends_the_slot_with_the_apps_settings(
-    sessions: sessionmaker[Session], settings: Settings
+    sessions: sessionmaker[Session], settings: Settings, redis_url: str, redis_client: Any
 ) -> None:
     from tasks.send import send_for_timezone
 
     phones = add_users(sessions, 3)
-    app = create_app(settings)
+    app = create_app(settings.with_redis(redis_url))
     task = app.tasks[SEND_TASK]
     assert task.name == send_for_timezone.name == "send_for_timezone"
+    redis_client.set(f"panchang:queued:{ZONE}@{SLOT_TIME}", "beat")
     with clock.frozen(FIRE + timedelta(seconds=1)):
         result = task.apply(args=(ZONE, SLOT_TIME)).get()
         again = task.run(ZONE, SLOT_TIME)
     assert result == {
         "zone": ZONE, "send_time": SLOT_TIME, "local_date": "2025-03-14",
-        "outcome": "complete", "sent": 3, "skipped": 0, "failed": 0, "held": 0,
+        "outcome": "complete", "sent": 3, "skipped": 0, "failed": 0, "held": 0, "run_id": 1,
+        "batches": 1,
     }  # fmt: skip
     assert (again["sent"], again["skipped"]) == (0, 3)
     assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
+    # The run started, so it no longer counts as queued for the reconciler.
+    assert redis_client.exists(f"panchang:queued:{ZONE}@{SLOT_TIME}") == 0
+    [first, _] = runs(sessions)
+    assert (first.trigger, first.task_id is not None, first.pid) == ("beat", True, os.getpid())
 
 
-def test_a_run_that_finds_users_held_by_a_dead_run_queues_one_follow_up_after_the_lease(
-    sessions: sessionmaker[Session], settings: Settings, redis_client: Any, redis_url: str
+def test_a_slot_larger_than_a_batch_is_queued_as_batch_tasks_on_the_broker(
+    sessions: sessionmaker[Session], settings: Settings, redis_url: str, redis_client: Any
 ) -> None:
-    # What a worker killed mid-batch leaves behind: pending rows under its live claim.
-    phones = add_users(sessions, 3)
-    with sessions.begin() as session:
-        ids = list(session.scalars(select(User.id).order_by(User.id)))
-        ledger.ensure_rows(session, ids[:2], DAY, ZONE, SLOT_TIME, FIRE)
-        ledger.claim(session, ids[:2], DAY, FIRE, settings.claim_lease_s)
-    app = create_app(settings.with_redis(redis_url))
-    queued_at = datetime.now(UTC)  # Celery dates a countdown from the real clock
-    with clock.frozen(FIRE + timedelta(seconds=30)):
+    add_users(sessions, 7)
+    app = create_app(replace(settings, send_batch_size=3).with_redis(redis_url))
+    with clock.frozen(FIRE):
         result = app.tasks[SEND_TASK].apply(args=(ZONE, SLOT_TIME)).get()
-    assert (result["sent"], result["skipped"], result["held"]) == (1, 2, 2)
-    assert [line["to"] for line in outbox_lines(settings.outbox_path)] == [phones[2]]
-    # The follow-up is a real message on the broker, for the same local date, due just after
-    # the lease; Celery's Redis transport keeps it in the default queue with its ETA.
-    [raw] = redis_client.lrange("celery", 0, -1)
-    message = json.loads(raw)
-    headers = message["headers"]
-    assert headers["task"] == SEND_TASK
-    assert headers["argsrepr"] == repr((ZONE, SLOT_TIME))
-    assert json.loads(headers["kwargsrepr"].replace("'", '"')) == {
-        "local_date": DAY.isoformat(),
-        "follow_up": 1,
-    }
-    delay = (datetime.fromisoformat(headers["eta"]) - queued_at).total_seconds()
-    assert settings.claim_lease_s < delay < settings.claim_lease_s + 10
+    # The first batch went out in the task itself; the other two wait for any worker.
+    assert (result["batches"], result["sent"], result["outcome"]) == (3, 3, "running")
+    queued = [json.loads(raw)["headers"] for raw in redis_client.lrange("celery", 0, -1)]
+    assert sorted(h["task"] for h in queued) == ["panchang.send_batch"] * 2
+    with sessions() as session:
+        batch_ids = list(session.scalars(select(SendBatch.id).order_by(SendBatch.seq)))
+    assert sorted(h["argsrepr"] for h in queued) == sorted(f"({i},)" for i in batch_ids[1:])
 
 
-def test_follow_ups_stop_after_the_last_one(
-    sessions: sessionmaker[Session], settings: Settings, redis_client: Any, redis_url: str
+def _plan(sessions: sessionmaker[Session], settings: Settings, **kwargs: Any) -> Any:
+    with clock.frozen(FIRE):
+        return plan_run(sessions, settings, ZONE, SLOT_TIME, FIRE, **kwargs)
+
+
+def test_batches_split_the_slot_by_id_and_report_into_one_run(
+    sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    from tasks.send import MAX_FOLLOW_UPS
+    phones = add_users(sessions, 10)
+    settings = replace(settings, send_batch_size=4)
+    plan = _plan(sessions, settings)
+    with sessions() as session:
+        batches = list(session.scalars(select(SendBatch).order_by(SendBatch.seq)))
+        [run] = session.scalars(select(SendRun)).all()
+    # 10 users in batches of 4: (0, id4], (id4, id8], (id8, open).
+    assert [(b.seq, b.state) for b in batches] == [(0, "pending"), (1, "pending"), (2, "pending")]
+    assert batches[-1].upto_id is None
+    assert (run.batches_total, run.batches_done, run.outcome) == (3, 0, None)
+    transport = RecordingTransport()
+    with clock.frozen(FIRE):
+        # Any order, as workers take them.
+        for batch_id in reversed(plan.batch_ids):
+            send_batch(sessions, transport, settings, batch_id)
+    assert sorted(m.to for m in transport.sent) == sorted(phones)
+    [run] = runs(sessions)
+    assert (run.batches_done, run.sent, run.outcome) == (3, 10, "complete")
 
+
+def test_a_batch_delivered_again_after_it_ended_does_nothing_and_counts_once(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_users(sessions, 2)
+    plan = _plan(sessions, settings)
+    transport = RecordingTransport()
+    with clock.frozen(FIRE):
+        first = send_batch(sessions, transport, settings, plan.batch_ids[0])
+        second = send_batch(sessions, transport, settings, plan.batch_ids[0])
+    assert first is not None and first.sent == 2
+    assert second is None
+    [run] = runs(sessions)
+    assert (run.batches_done, run.sent, run.outcome) == (1, 2, "complete")
+
+
+def test_each_row_is_marked_sent_before_the_next_message_goes_out(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_users(sessions, 5)
+    seen: list[list[str]] = []
+
+    class Inspecting(RecordingTransport):
+        def send(self, message: Message) -> None:
+            # What a process killed right now would leave in the ledger.
+            seen.append([d.status for d in deliveries(sessions)])
+            super().send(message)
+
+    send(sessions, settings, transport=Inspecting())
+    assert seen == [
+        ["pending"] * 5,
+        ["sent"] + ["pending"] * 4,
+        ["sent"] * 2 + ["pending"] * 3,
+        ["sent"] * 3 + ["pending"] * 2,
+        ["sent"] * 4 + ["pending"],
+    ]
+
+
+def test_a_slow_batch_renews_its_claims_so_another_run_cannot_take_them(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_users(sessions, 4)
+    lease = settings.claim_lease_s
+    now = [FIRE]
+    other: list[RunSummary] = []
+    transport = RecordingTransport()
+
+    class Slow(RecordingTransport):
+        def send(self, message: Message) -> None:
+            transport.send(message)
+            now[0] += timedelta(seconds=lease * 0.4)  # each send takes 40% of the lease
+            if len(transport.sent) == 3:
+                # 1.2 leases after the claim: without renewal its claims would have expired.
+                other.append(run_slot(sessions, transport, settings, ZONE, SLOT_TIME, now[0]))
+
+    with clock.frozen(lambda: now[0]):
+        summary = run_slot(sessions, Slow(), settings, ZONE, SLOT_TIME, FIRE)
+    assert summary.sent == 4
+    # The message in flight and the last one were still claimed (renewed at 0.8 leases).
+    assert (other[0].sent, other[0].held) == (0, 2)
+    assert len(transport.sent) == 4  # nobody twice
+
+
+def test_a_batch_stops_when_its_run_was_abandoned_and_frees_its_claims(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_users(sessions, 4)
+    lease = settings.claim_lease_s
+    now = [FIRE]
+    plan = _plan(sessions, settings)
+
+    class Stalling(RecordingTransport):
+        def send(self, message: Message) -> None:
+            super().send(message)
+            if len(self.sent) == 2:
+                # The process hung for longer than the lease; the reconciler gave up on it.
+                now[0] += timedelta(seconds=lease + 5)
+                with session_scope(sessions) as session:
+                    run_records.abandon(
+                        session, [plan.run_id], now[0] - timedelta(seconds=lease), now[0]
+                    )
+
+    transport = Stalling()
+    with clock.frozen(lambda: now[0]):
+        counts = send_batch(sessions, transport, settings, plan.batch_ids[0])
+    assert counts is not None and counts.sent == 2
+    rows = deliveries(sessions)
+    assert [(d.status, d.claimed_by) for d in rows[2:]] == [("pending", None)] * 2
+    [run] = runs(sessions)
+    assert run.outcome == "abandoned"
+
+
+def test_a_late_task_for_an_occurrence_already_complete_records_nothing(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
     add_users(sessions, 1)
-    with sessions.begin() as session:
-        ids = list(session.scalars(select(User.id)))
-        ledger.ensure_rows(session, ids, DAY, ZONE, SLOT_TIME, FIRE)
-        ledger.claim(session, ids, DAY, FIRE, settings.claim_lease_s)
-    app = create_app(settings.with_redis(redis_url))
-    kwargs = {"local_date": DAY.isoformat(), "follow_up": MAX_FOLLOW_UPS}
-    with clock.frozen(FIRE + timedelta(seconds=30)):
-        result = app.tasks[SEND_TASK].apply(args=(ZONE, SLOT_TIME), kwargs=kwargs).get()
-    assert result["held"] == 1
-    assert redis_client.llen("celery") == 0
+    send(sessions, settings)
+    late = send(sessions, settings, FIRE + timedelta(seconds=settings.late_grace_s + 60))
+    assert (late.outcome, late.run_id) == (RunOutcome.COMPLETE, None)
+    assert [r.outcome for r in runs(sessions)] == ["complete"]

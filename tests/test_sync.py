@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import update
+from sqlalchemy import Engine, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 import redbeat_sync
 from core import clock
+from core.errors import LockLostError, SchemaError, ValidationError
+from core.names import SYNC_LOCK_KEY
 from core.settings import Settings
 from models import User
+from models.db import current_revision, make_engine, session_factory, upgrade
 from redbeat_sync import plan
 from scheduler.slots import Slot
 from scheduler.store import EntryStore, StoredEntry, definition_for
@@ -137,7 +143,7 @@ def test_second_sync_with_nothing_to_change_writes_nothing_to_redis(
     report = reports[0]
     assert (report.created, report.updated, report.deleted, report.unchanged) == ([], [], [], 2)
     # The sync's own lock (SET NX, then DEL in its release script) is the only write allowed.
-    assert {w.split()[1] for w in writes} == {redbeat_sync.SYNC_LOCK_KEY}
+    assert {w.split()[1] for w in writes} == {SYNC_LOCK_KEY}
     assert {k: redis_client.dump(k) for k in redis_client.keys("redbeat:*")} == snapshot
 
 
@@ -268,3 +274,116 @@ def test_concurrent_syncs_leave_redis_correct_and_create_each_entry_once(
         assert client.hget(f"redbeat:{name}", "definition") == definition_for(
             Slot(zone, "06:30"), sync_settings
         )
+
+
+# --- the lock fences the writes -------------------------------------------------------------
+
+
+def test_a_sync_that_outlived_its_lock_writes_nothing_over_a_newer_sync(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, sync_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch, redis_url: str,
+) -> None:  # fmt: skip
+    """Slow sync A read the database before a user arrived; its lock expired, sync B created
+    the user's entry; A must not then delete it."""
+    add_users(sessions, "Asia/Kolkata", "06:30", 1)
+    run_sync(sessions, redis_client, sync_settings)
+    real = redbeat_sync.desired_slots
+    newer: list[redbeat_sync.SyncReport] = []
+    reads: list[int] = []
+
+    def slow_read(session, now, only=None):  # type: ignore[no-untyped-def]
+        wanted = real(session, now, only)  # A's view: only Kolkata
+        reads.append(1)
+        if len(reads) == 1:  # A's read; B's (inside) reads normally
+            time.sleep(1.2)  # A's 1 s lock expires meanwhile
+            add_users(sessions, "Asia/Tokyo", "06:30", 1)
+            other = redis.Redis.from_url(redis_url, decode_responses=True)
+            newer.append(run_sync(sessions, other, sync_settings))  # B: creates Tokyo
+        return wanted
+
+    monkeypatch.setattr(redbeat_sync, "desired_slots", slow_read)
+    with pytest.raises(LockLostError, match="sync lost its lock"):
+        run_sync(sessions, redis_client, sync_settings, lock_timeout_s=1)
+    assert newer[0].created == ["panchang:send:Asia/Tokyo@06:30"]
+    # A's plan (delete Tokyo) was not applied.
+    assert redis_client.exists("redbeat:panchang:send:Asia/Tokyo@06:30")
+
+
+# --- send times: exactly HH:MM, whoever writes the row ---------------------------------------
+
+
+def test_the_database_refuses_a_send_time_that_is_not_hh_mm_from_plain_sql(
+    engine: Engine,
+) -> None:
+    insert = text(
+        "INSERT INTO user_detail (phone, timezone, latitude, longitude, send_time, created_at) "
+        "VALUES ('+919876543210', 'Asia/Kolkata', 12.97, 77.59, :t, CURRENT_TIMESTAMP)"
+    )
+    for bad in ("6:30", "06:3", "24:00", "06:60", "0630", " 6:30", "ab:cd"):
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert, {"t": bad})
+    with engine.begin() as conn:
+        conn.execute(insert, {"t": "23:59"})
+
+
+def test_the_model_normalises_send_times_on_every_write(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        user = User(
+            phone="+919876543211", timezone="Asia/Kolkata", latitude=12.97, longitude=77.59,
+            send_time="6:30", created_at=NOW,
+        )  # fmt: skip
+        session.add(user)
+    assert user.send_time == "06:30"
+    with pytest.raises(ValidationError, match="invalid send_time '25:00'"):
+        User(send_time="25:00")
+
+
+def test_the_migration_repairs_h_mm_rows_so_their_users_are_sent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO user_detail (phone, timezone, latitude, longitude, send_time, created_at)"
+            " VALUES ('+919876543212', 'Asia/Kolkata', 12.97, 77.59, '6:30', '2026-01-01')"
+        ))  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT send_time FROM user_detail")).scalar() == "06:30"
+
+
+def test_the_migration_refuses_rows_it_cannot_repair_and_names_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO user_detail (phone, timezone, latitude, longitude, send_time, created_at)"
+            " VALUES ('+919876543213', 'Asia/Kolkata', 12.97, 77.59, 'noon', '2026-01-01')"
+        ))  # fmt: skip
+    with pytest.raises(
+        SchemaError, match=r"values that are not a time HH:MM: 'noon' \(user ids 1\)"
+    ):
+        upgrade(engine)
+    assert current_revision(engine) == "0001"  # nothing half-applied
+
+
+def test_a_sync_on_rows_the_check_never_saw_reports_them_instead_of_an_empty_entry(
+    tmp_path: Path, redis_client: redis.Redis, redis_url: str
+) -> None:
+    """A database still at the first schema (no check) may hold `6:30`: the sync must not
+    create an entry for 06:30 that the send task would find empty."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO user_detail (phone, timezone, latitude, longitude, send_time, created_at)"
+            " VALUES ('+919876543214', 'Asia/Kolkata', 12.97, 77.59, '6:30', '2026-01-01')"
+        ))  # fmt: skip
+    settings = Settings(database_url=url, redis_url=redis_url)
+    with session_factory(engine)() as session:
+        wanted = redbeat_sync.desired_slots(session, NOW)
+    assert wanted.users == {}
+    assert wanted.skipped == {"Asia/Kolkata@6:30": 1}
+    assert settings.redis_url == redis_url

@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, text
 
 import cli
+import subscribers.commands
 from scheduler.slots import Slot
 
 HEADER = "phone,timezone,latitude,longitude,city,send_time\n"
@@ -21,7 +22,9 @@ VIEW_KEYS = ["id", "phone", "timezone", "send_time", "latitude", "longitude", "c
 def resyncs(monkeypatch: pytest.MonkeyPatch) -> list[set[Slot]]:
     """The slot sets handed to `_after_user_change`, one per successful change."""
     calls: list[set[Slot]] = []
-    monkeypatch.setattr(cli, "_after_user_change", lambda _obj, slots: calls.append(set(slots)))
+    monkeypatch.setattr(
+        subscribers.commands, "_after_user_change", lambda _obj, slots: calls.append(set(slots))
+    )
     return calls
 
 

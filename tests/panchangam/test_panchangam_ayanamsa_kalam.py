@@ -24,7 +24,8 @@ def test_result_reports_the_ayanamsa_at_its_reference_instant() -> None:
     assert 24.11 < result.ayanamsa_deg < 24.13
 
 
-# Sunday..Saturday parts from DESIGN.md.
+# Which eighth of the sunrise-to-sunset day each period is, Sunday..Saturday (the usual
+# table of Hindu almanacs).
 RAHU = (8, 2, 7, 5, 6, 4, 3)
 YAMA = (5, 4, 3, 2, 1, 7, 6)
 GULIKA = (7, 6, 5, 4, 3, 2, 1)

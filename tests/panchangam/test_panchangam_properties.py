@@ -30,7 +30,9 @@ common = settings(
 
 
 def _direct(posix: float) -> dict[str, int]:
-    """Element numbers straight from the longitude formulas in DESIGN.md."""
+    """Element numbers straight from the definitions: tithi = floor(elongation / 12 deg) + 1,
+    karana from half-tithis of 6 deg, nakshatra = floor(sidereal Moon / 13 deg 20') + 1, yoga
+    from the sidereal sum of Sun and Moon in the same 27 spans."""
     sun, moon, tt = astro.longitudes(posix)
     ayan = lahiri_deg(tt)
     elong = (moon - sun) % 360.0

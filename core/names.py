@@ -1,0 +1,67 @@
+"""Names shared across processes: Celery task names and every Redis key we read or write.
+
+Beat, workers, the sync and the CLI run in different processes and agree only through these
+strings, so each is defined here once. RedBeat's own layout is mirrored here exactly as
+RedBeat derives it from `redbeat_key_prefix` (celery-redbeat 2.4.2, `RedBeatConfig`):
+`<prefix><entry name>` is an entry's hash (`definition`, `meta`), `<prefix>:schedule` the
+sorted set of entry keys by next due time, `<prefix>:statics` the set of static entry names,
+and `<prefix>:lock` the lock that keeps one Beat active.
+"""
+
+from __future__ import annotations
+
+# --- Celery task names (stable: RedBeat entries in Redis name them) --------------------------
+
+SEND_TASK = "send_for_timezone"
+"""Beat fires it per slot: plans the slot's run and sends (or queues) its batches."""
+BATCH_TASK = "panchang.send_batch"
+"""Sends one batch of a slot's run (a keyset range of users)."""
+SYNC_TASK = "panchang.sync_redbeat"
+"""Reconciles RedBeat entries with the database."""
+RECONCILE_TASK = "panchang.reconcile_sends"
+"""Finds slot occurrences that passed without a complete run and queues them again."""
+
+# --- Static Beat entries ---------------------------------------------------------------------
+
+SYNC_ENTRY = "panchang:sync"
+RECONCILE_ENTRY = "panchang:reconcile"
+
+# --- RedBeat's key layout --------------------------------------------------------------------
+
+REDBEAT_KEY_PREFIX = "redbeat:"
+
+
+def redbeat_entry_key(name: str, key_prefix: str = REDBEAT_KEY_PREFIX) -> str:
+    """The hash RedBeat keeps for the entry called `name`."""
+    return key_prefix + name
+
+
+def redbeat_schedule_key(key_prefix: str = REDBEAT_KEY_PREFIX) -> str:
+    """The sorted set of entry keys scored by next due time (UTC epoch seconds)."""
+    return key_prefix + ":schedule"
+
+
+def redbeat_statics_key(key_prefix: str = REDBEAT_KEY_PREFIX) -> str:
+    """The set of entry names that came from `beat_schedule`."""
+    return key_prefix + ":statics"
+
+
+def redbeat_lock_key(key_prefix: str = REDBEAT_KEY_PREFIX) -> str:
+    """The lock the active Beat holds and renews every loop."""
+    return key_prefix + ":lock"
+
+
+# --- Our own keys ----------------------------------------------------------------------------
+
+SYNC_LOCK_KEY = "panchang:sync:lock"
+"""Serialises syncs; its token fences a sync's writes (see `redbeat_sync`)."""
+
+
+def queued_marker_key(zone: str, send_time: str) -> str:
+    """Set when a run of slot (`zone`, `send_time`) is queued, deleted when it starts.
+
+    Occurrences of a slot are at least 22 hours apart and the marker lives minutes, so the
+    slot alone identifies the occurrence. The reconciler does not queue a slot whose marker
+    is set, so a run waiting in a long queue is not queued again every minute.
+    """
+    return f"panchang:queued:{zone}@{send_time}"

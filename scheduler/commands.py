@@ -1,0 +1,115 @@
+"""`panchang resync` and `panchang entries`: reconcile the schedule, and show it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import click
+
+from core.console import (
+    AppContext,
+    emit_json,
+    emit_table,
+    handle_errors,
+    json_option,
+    parse_instant,
+)
+from scheduler.slots import Slot
+
+
+def run_sync(obj: AppContext, *, only: Iterable[Slot] | None = None, dry_run: bool = False) -> Any:
+    """One sync with the command's settings (see `redbeat_sync.sync`)."""
+    import redbeat_sync
+
+    settings = obj.settings
+    client = obj.redis()
+    return redbeat_sync.sync(obj.sessions, client, settings, only=only, dry_run=dry_run)
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@json_option
+@click.pass_obj
+@handle_errors
+def resync(obj: AppContext, dry_run: bool, as_json: bool) -> None:
+    """Reconcile RedBeat entries with the active users now."""
+    report = run_sync(obj, dry_run=dry_run)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    prefix = "would be " if dry_run else ""
+    for verb, names in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("deleted", report.deleted),
+    ):
+        for name in names:
+            click.echo(f"{prefix}{verb}: {name}")
+    click.echo(
+        f"{len(report.created)} {prefix}created, {len(report.updated)} {prefix}updated, "
+        f"{len(report.deleted)} {prefix}deleted, {report.unchanged} unchanged "
+        f"in {report.duration_ms:.0f} ms"
+    )
+    for value, count in sorted(report.skipped_users.items()):
+        click.echo(f"skipped {count} user(s) with invalid zone or time {value!r}", err=True)
+
+
+@click.command()
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO8601",
+    help="Compute next runs from this instant (with offset, e.g. 2026-03-08T06:00:00+00:00).",
+)
+@json_option
+@click.pass_obj
+@handle_errors
+def entries(obj: AppContext, now_text: str | None, as_json: bool) -> None:
+    """List the schedule: every entry, and every slot with users but no entry.
+
+    Status: ok, unused (no active user; the next sync deletes it), broken (cannot run as a
+    zoned slot; Beat skips it and the next sync rewrites it), missing (users but no entry).
+    """
+    from core import clock
+    from redbeat_sync import desired_slots
+    from scheduler.entries import list_entries
+
+    now = parse_instant(now_text, "--now") if now_text else clock.now()
+    client = obj.redis()
+    with obj.sessions() as session:
+        users = desired_slots(session, now).users
+    rows = list_entries(client, obj.settings, users, now)
+    if as_json:
+        emit_json([row.to_dict() for row in rows])
+        return
+    emit_table(
+        ("name", "status", "users", "next run (local)", "next run (UTC)", "last run"),
+        [
+            (
+                r.name,
+                r.status,
+                r.users,
+                r.next_run_local.isoformat() if r.next_run_local else "-",
+                r.next_run_utc.isoformat() if r.next_run_utc else "-",
+                r.last_run_at.isoformat() if r.last_run_at else "never",
+            )
+            for r in rows
+        ],
+    )
+    broken = [r for r in rows if r.problem]
+    for row in broken:
+        click.echo(f"warning: {row.name}: {row.problem}", err=True)
+    missing = sum(1 for r in rows if r.status == "missing")
+    if broken:
+        click.echo(
+            f"{len(broken)} entr{'y' if len(broken) == 1 else 'ies'} cannot run as a zoned slot; "
+            "`panchang resync` rewrites or deletes them",
+            err=True,
+        )
+    if missing:
+        click.echo(
+            f"{missing} slot{'' if missing == 1 else 's'} with active users have no entry; "
+            "`panchang resync` creates them",
+            err=True,
+        )
