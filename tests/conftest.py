@@ -137,3 +137,19 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         redis_url=None,
         outbox_path=tmp_path / "outbox.jsonl",
     )
+
+
+@pytest.fixture(autouse=True)
+def clock_not_left_frozen() -> Iterator[None]:
+    """Fail a test that leaves `core.clock` frozen (a `frozen()` block entered and never left),
+    and put the clock back so that one leak does not freeze every test after it."""
+    from core import clock
+
+    before = clock._now
+    yield
+    after = clock._now
+    clock._now = before
+    assert after is before, (
+        "the test left core.clock frozen: clock.now() no longer reads the clock it read "
+        "before the test (a clock.frozen() block entered and never exited?)"
+    )

@@ -3,12 +3,17 @@ migration step, `celery -A tasks worker` and `celery -A tasks beat`, and no cron
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from celery import current_app
+from celery.schedules import maybe_schedule
 
+from core.names import RECONCILE_TASK, SYNC_TASK
 from core.settings import Settings
+from tasks.app import create_app
 
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 
@@ -58,7 +63,85 @@ def test_migrations_run_before_worker_and_beat_start() -> None:
         )
 
 
-def test_nothing_is_scheduled_by_cron() -> None:
+# Every service, and every command an app service may run. A cron container by any name (an
+# image like mcuadros/ofelia, a `crond` entrypoint, a `sh -c "while sleep 600; do ...; done"`
+# loop, a periodic healthcheck doing work) changes one of these and fails below.
+SERVICES = {"redis", "postgres", "migrate", "worker", "beat"}
+APP_SERVICES = ("migrate", "worker", "beat")
+APP_IMAGE = "panchang-scheduler:latest"
+PROGRAMS = {
+    "migrate": ["panchang", "db", "upgrade"],
+    "worker": ["celery", "-A", "tasks", "worker"],
+    "beat": ["celery", "-A", "tasks", "beat"],
+}
+# Options that only tune a process; anything else (`-B` embeds a second Beat in the worker,
+# `-S` swaps the scheduler) changes what runs and must be reviewed here.
+TUNING_OPTIONS: dict[str, set[str]] = {
+    "migrate": set(),
+    "worker": {"--loglevel", "--concurrency"},
+    "beat": {"--loglevel"},
+}
+PROBES = {
+    "redis": ["CMD", "redis-cli", "ping"],
+    "postgres": ["CMD-SHELL", "pg_isready -U panchang"],
+}
+
+
+def is_known_command(name: str, command: list[str]) -> bool:
+    """Whether `command` is the program app service `name` is meant to run, tuned at most."""
+    program = PROGRAMS[name]
+    options = command[len(program) :]
+    return command[: len(program)] == program and all(
+        "=" in option and option.split("=", 1)[0] in TUNING_OPTIONS[name] for option in options
+    )
+
+
+def test_the_services_are_exactly_redis_postgres_migrate_worker_and_beat() -> None:
+    assert set(compose()["services"]) == SERVICES
+
+
+def test_no_service_overrides_its_entrypoint() -> None:
     for name, service in compose()["services"].items():
-        words = " ".join(service.get("command") or []) + " " + service.get("image", "")
-        assert "cron" not in words, name
+        assert "entrypoint" not in service, name
+
+
+def test_app_services_run_the_app_image_with_a_known_command() -> None:
+    services = compose()["services"]
+    for name in APP_SERVICES:
+        assert services[name]["image"] == APP_IMAGE, name
+        assert is_known_command(name, service_command(name)), (name, service_command(name))
+
+
+def test_redis_and_postgres_run_their_stock_servers() -> None:
+    services = compose()["services"]
+    assert services["redis"]["image"].startswith("redis:")
+    assert service_command("redis")[0] == "redis-server"
+    assert services["postgres"]["image"].startswith("postgres:")
+    assert "command" not in services["postgres"]
+
+
+def test_healthchecks_only_probe_redis_and_postgres() -> None:
+    # A healthcheck runs on a timer, so it must never do the app's periodic work.
+    for name, service in compose()["services"].items():
+        probe = service.get("healthcheck", {}).get("test")
+        assert probe == PROBES.get(name), name
+
+
+def test_the_periodic_work_cron_used_to_do_is_in_beats_schedule() -> None:
+    env = compose()["services"]["beat"]["environment"]
+    # Creating an app makes it Celery's current app; put back whatever was current before,
+    # so later tests' tasks do not pick up this app's (compose network) settings.
+    previous = current_app._get_current_object()
+    try:
+        app = create_app(Settings.from_env(env))
+    finally:
+        previous.set_current()
+    beat_schedule = app.conf.beat_schedule
+    for entry, task, interval in (
+        ("panchang:sync", SYNC_TASK, env["PANCHANG_SYNC_INTERVAL_S"]),
+        ("panchang:reconcile", RECONCILE_TASK, env["PANCHANG_RECONCILE_INTERVAL_S"]),
+    ):
+        assert entry in beat_schedule, entry
+        assert beat_schedule[entry]["task"] == task
+        run_every = maybe_schedule(beat_schedule[entry]["schedule"]).run_every
+        assert run_every == timedelta(seconds=int(interval)), entry

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import time
 import zoneinfo
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from delivery.local_day import local_today, nearest_occurrence, occurrence_on
+from scheduler.zoned import ZonedCrontab
 
 GRACE_S = 10800
 
@@ -108,21 +109,79 @@ def test_naive_now_is_refused() -> None:
         nearest_occurrence("UTC", "06:30", datetime(2025, 1, 1, 6, 30))
 
 
+def beat_fires(zone: str, send_time: str, first: date, until: date) -> list[datetime]:
+    """The instants Beat fires a daily `send_time` entry in `zone`, as aware UTC datetimes.
+
+    Celery's own crontab arithmetic (`ZonedCrontab.next_run_after`, what Beat computes each
+    time an entry has run) chained from local midnight of `first`, up to and including the
+    first fire on or after local date `until`. Nothing here uses `delivery.local_day`.
+    """
+    tz = ZoneInfo(zone)
+    schedule = ZonedCrontab.daily(zone, send_time)
+    moment = datetime(first.year, first.month, first.day, tzinfo=tz)
+    fires: list[datetime] = []
+    while not fires or fires[-1].astimezone(tz).date() < until:
+        moment = schedule.next_run_after(moment)
+        fires.append(moment)
+    return fires
+
+
+def dates_shown(zone: str, start: datetime, end: datetime) -> set[date]:
+    """Every local date the zone's clocks show at some whole minute from `start` to `end`."""
+    tz = ZoneInfo(zone)
+    minutes = int((end - start).total_seconds() // 60)
+    return {(start + timedelta(minutes=m)).astimezone(tz).date() for m in range(minutes + 1)}
+
+
 def test_every_zone_every_day_of_a_year_0630_is_served_on_its_own_day() -> None:
-    started = time.perf_counter()
-    zones = sorted(zoneinfo.available_timezones())
-    days = [date(2025, 1, 1) + timedelta(days=n) for n in range(365)]
+    # The oracle is Beat's crontab arithmetic, not the wall-time formula under test: the fire
+    # instants come from chaining `next_run_after`, and only their local dates are read back.
+    first, until = date(2025, 1, 1), date(2026, 1, 1)
+    zones_with_an_offset_change: set[str] = set()
     checked = 0
-    for zone in zones:
+    for zone in sorted(zoneinfo.available_timezones()):
         tz = ZoneInfo(zone)
-        for n, day in enumerate(days):
-            # The instant Celery's zoned crontab fires 06:30 that day: fold=0 wall time.
-            fire = datetime(day.year, day.month, day.day, 6, 30, tzinfo=tz).astimezone(UTC)
+        fires = beat_fires(zone, "06:30", first, until)
+        days = [fire.astimezone(tz).date() for fire in fires]
+        assert days[0] == first, zone
+        assert days[-1] >= until, zone
+        for n, (fire, day) in enumerate(zip(fires, days, strict=True)):
             # Alternate early and late so both sides are covered without doubling the work.
-            skew_s = -3 if n % 2 else 3
+            skew_s = 3 if n % 2 == 0 else -3
             occ = nearest_occurrence(zone, "06:30", fire + timedelta(seconds=skew_s))
-            assert occ.local_date == day, (zone, day)
-            assert occ.offset_s == skew_s, (zone, day)
+            assert (occ.local_date, occ.offset_s, occ.instant) == (day, skew_s, fire), (zone, fire)
+            assert occurrence_on(zone, "06:30", day) == fire, (zone, day)
             checked += 1
-    assert checked == len(zones) * len(days)
-    assert time.perf_counter() - started < 60
+        for (before, day_before), (after, day_after) in pairwise(zip(fires, days, strict=True)):
+            # One fire per local date: never the same date twice, and a date passed over only
+            # when the zone's clocks never show it (Pacific/Apia skipped 2011-12-30).
+            assert day_after > day_before, (zone, day_before, day_after)
+            passed_over = {
+                day_before + timedelta(days=k) for k in range(1, (day_after - day_before).days)
+            }
+            if passed_over:
+                assert not passed_over & dates_shown(zone, before, after), (zone, passed_over)
+            if before.astimezone(tz).utcoffset() != after.astimezone(tz).utcoffset():
+                zones_with_an_offset_change.add(zone)
+    # The year does cross DST changes, including a half-hour one, so those days were covered.
+    assert {"America/New_York", "Europe/London", "Australia/Lord_Howe"} <= (
+        zones_with_an_offset_change
+    )
+    assert checked >= 365 * len(zoneinfo.available_timezones())
+
+
+def test_with_the_largest_grace_allowed_a_late_or_early_run_still_finds_its_own_day() -> None:
+    """Settings refuse a grace of 11 h or more; just under it, a run that late (or that early)
+    must still belong to its own occurrence, in every zone, DST change days included: the
+    neighbouring occurrences are at least 23 h away."""
+    from core.settings import MAX_LATE_GRACE_S
+
+    grace = timedelta(seconds=MAX_LATE_GRACE_S - 1)
+    for zone in sorted(zoneinfo.available_timezones()):
+        tz = ZoneInfo(zone)
+        for fire in beat_fires(zone, "02:30", date(2025, 1, 1), date(2026, 1, 1)):
+            day = fire.astimezone(tz).date()
+            late = nearest_occurrence(zone, "02:30", fire + grace)
+            early = nearest_occurrence(zone, "02:30", fire - grace)
+            assert (late.local_date, early.local_date) == (day, day), (zone, fire)
+            assert not late.is_missed(MAX_LATE_GRACE_S - 1)

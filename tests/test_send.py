@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import panchangam
+import tasks.send  # noqa: F401  (registers the tasks the app tests look up by name)
 from core import clock
 from core.errors import TransportError
 from core.names import SEND_TASK

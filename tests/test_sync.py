@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis
@@ -254,15 +255,18 @@ def test_concurrent_syncs_leave_redis_correct_and_create_each_entry_once(
     def worker() -> None:
         client = redis.Redis.from_url(redis_url, decode_responses=True)
         try:
-            reports.append(run_sync(sessions, client, sync_settings))
+            reports.append(redbeat_sync.sync(sessions, client, sync_settings))
         except Exception as err:  # surfaced below
             errors.append(err)
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # One frozen clock for all threads: clock.frozen() swaps a process-wide function, so
+    # threads entering and leaving their own blocks would restore each other's.
+    with clock.frozen(NOW):
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert errors == []
     created = sorted(name for r in reports for name in r.created)
     assert created == sorted(f"panchang:send:{z}@06:30" for z in zones)
@@ -387,3 +391,35 @@ def test_a_sync_on_rows_the_check_never_saw_reports_them_instead_of_an_empty_ent
     assert wanted.users == {}
     assert wanted.skipped == {"Asia/Kolkata@6:30": 1}
     assert settings.redis_url == redis_url
+
+
+def test_a_stock_crontab_under_our_prefix_for_a_slot_with_users_is_rewritten_as_zoned(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, sync_settings: Settings
+) -> None:
+    from celery.schedules import crontab
+    from redbeat.schedulers import RedBeatSchedulerEntry
+
+    from scheduler.beat import ZonedRedBeatScheduler
+    from scheduler.zoned import ZonedCrontab
+    from tasks.app import create_app
+
+    add_users(sessions, "Asia/Tokyo", "07:00", 1)
+    app = create_app(sync_settings)
+    # What a stock RedBeat client writes: it would fire at 07:00 UTC, 16:00 in Tokyo.
+    RedBeatSchedulerEntry(
+        "panchang:send:Asia/Tokyo@07:00", "send_for_timezone", crontab(hour=7, minute=0),
+        args=["Asia/Tokyo", "07:00"], app=app,
+    ).save()  # fmt: skip
+    key = "redbeat:panchang:send:Asia/Tokyo@07:00"
+    redis_client.zadd("redbeat::schedule", {key: 0})
+    beat = ZonedRedBeatScheduler(app=app)
+    beat.lock_key = None
+    assert "panchang:send:Asia/Tokyo@07:00" not in beat.schedule  # refused, dropped from the set
+    report = run_sync(sessions, redis_client, sync_settings)
+    assert report.updated == ["panchang:send:Asia/Tokyo@07:00"]
+    entry = beat.Entry.from_key(key, app=app)
+    assert entry.schedule == ZonedCrontab.daily("Asia/Tokyo", "07:00")
+    # Next fire at 07:00 in Tokyo (22:00 UTC), not 07:00 UTC.
+    due = datetime.fromtimestamp(redis_client.zscore("redbeat::schedule", key), UTC)
+    assert (due.hour, due.minute) == (22, 0)
+    assert due.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "07:00"
