@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import redbeat_sync  # noqa: E402
+from core.names import SYNC_LOCK_KEY  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from embedded import redis_server  # noqa: E402
 from models.db import make_engine, session_factory, upgrade  # noqa: E402
@@ -94,7 +95,9 @@ def csv_rows(users: int, zones: list[str]) -> tuple[io.StringIO, dict[str, int]]
     buf = io.StringIO()
     write = buf.write
     for i, (zone, send_time) in enumerate(zip(zone_of, times, strict=True)):
-        write(f"+1555{i:09d},{zone},{rng.uniform(-60, 60):.4f},{rng.uniform(-180, 180):.4f},")
+        # Valid Indian mobile numbers (70xxxxxxxx onwards); the sync never reads them.
+        lat, lon = rng.uniform(-60, 60), rng.uniform(-180, 180)
+        write(f"+91{7_000_000_000 + i},{zone},{lat:.4f},{lon:.4f},")
         write(f"{send_time},2026-01-01 00:00:00+00\n")
     buf.seek(0)
     return buf, dict(zip(zones, counts, strict=True))
@@ -287,7 +290,7 @@ def run(args: argparse.Namespace, redis_url: str, seeded: dict[str, Any]) -> Non
     unchanged_state = snapshot == {
         k: client.dump(k) for k in client.scan_iter(match="redbeat:*", count=1000)
     }
-    other = [w for w in monitored if w.split()[1:2] != [redbeat_sync.SYNC_LOCK_KEY]]
+    other = [w for w in monitored if w.split()[1:2] != [SYNC_LOCK_KEY]]
     print(f"no-op: commandstats write deltas per run: {stat_deltas}")
     print(f"no-op under MONITOR ({reports[0].duration_ms:.0f} ms, slowed by MONITOR): "
           f"writes {monitored}; writes to other keys: {len(other)}; redbeat:* keys byte-identical "

@@ -11,15 +11,17 @@ from sqlalchemy.orm import Session
 from models import City, User
 from scheduler.slots import Slot
 
-# Offsets of +5:30, +5:45, -3:30 (and -2:30 in summer), +10:30, +13:45 and whole hours.
+# Offsets of +5:30, +5:45, -3:30 (and -2:30 in summer), +10:30, +13:45 and whole hours; each
+# phone number is a valid mobile number of its place's country (they are only ever written to
+# the outbox).
 DEMO_PLACES = [
-    ("+15550100001", "Bengaluru", "Asia/Kolkata", 12.9716, 77.5946),
-    ("+15550100002", "Kathmandu", "Asia/Kathmandu", 27.7172, 85.3240),
-    ("+15550100003", "St. John's", "America/St_Johns", 47.5615, -52.7126),
-    ("+15550100004", "Adelaide", "Australia/Adelaide", -34.9285, 138.6007),
-    ("+15550100005", "Chatham Islands", "Pacific/Chatham", -43.9535, -176.5597),
-    ("+15550100006", "London", "Europe/London", 51.5074, -0.1278),
-    ("+15550100007", "New York", "America/New_York", 40.7128, -74.0060),
+    ("+919845012345", "Bengaluru", "Asia/Kolkata", 12.9716, 77.5946),
+    ("+9779841234567", "Kathmandu", "Asia/Kathmandu", 27.7172, 85.3240),
+    ("+17097221234", "St. John's", "America/St_Johns", 47.5615, -52.7126),
+    ("+61412345678", "Adelaide", "Australia/Adelaide", -34.9285, 138.6007),
+    ("+64211234567", "Chatham Islands", "Pacific/Chatham", -43.9535, -176.5597),
+    ("+447400123456", "London", "Europe/London", 51.5074, -0.1278),
+    ("+12124567890", "New York", "America/New_York", 40.7128, -74.0060),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,60 @@ def test_a_database_without_the_schema_gives_one_line_pointing_at_db_upgrade(
     assert f"the database at DATABASE_URL={url} lacks the current schema" in result.output
     assert result.output.strip().endswith("; run `panchang db upgrade`")
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_entries_say_never_until_beat_fires_and_list_missing_and_unused_slots(
+    database_url: str,
+    sessions,  # type: ignore[no-untyped-def]
+    redis_url: str,
+    redis_client: redis.Redis,
+) -> None:
+    from core.settings import Settings
+    from scheduler.beat import ZonedRedBeatSchedulerEntry
+    from tasks.app import create_app
+
+    add_users(sessions, "Asia/Kolkata", "06:30", 2)
+    add_users(sessions, "Asia/Kathmandu", "06:30", 1)
+    assert cli(database_url, redis_url, "resync").exit_code == 0
+    rows = {
+        r["name"]: r for r in json.loads(cli(database_url, redis_url, "entries", "--json").stdout)
+    }
+    kolkata = rows["panchang:send:Asia/Kolkata@06:30"]
+    # The sync dated the new entry's last run at its creation so it is not due at once; that
+    # was no run.
+    assert (kolkata["status"], kolkata["last_run_at"]) == ("ok", None)
+    table = cli(database_url, redis_url, "entries")
+    assert "never" in table.stdout
+    # Beat fires it: RedBeat records the run in the entry's meta.
+    app = create_app(Settings(database_url=database_url, redis_url=redis_url))
+    entry = ZonedRedBeatSchedulerEntry.from_key("redbeat:panchang:send:Asia/Kolkata@06:30", app=app)
+    fired = next(entry)
+    # Kathmandu's entry lost (a hand-deleted key), a user in a new slot not synced yet, and
+    # Kolkata's users gone.
+    redis_client.delete("redbeat:panchang:send:Asia/Kathmandu@06:30")
+    add_users(sessions, "Asia/Tokyo", "07:00", 1)
+    rows = {
+        r["name"]: r for r in json.loads(cli(database_url, redis_url, "entries", "--json").stdout)
+    }
+    assert rows["panchang:send:Asia/Kolkata@06:30"]["last_run_at"] == fired.last_run_at.isoformat()
+    assert {n: r["status"] for n, r in rows.items()} == {
+        "panchang:send:Asia/Kolkata@06:30": "ok",
+        "panchang:send:Asia/Kathmandu@06:30": "missing",
+        "panchang:send:Asia/Tokyo@07:00": "missing",
+    }
+    assert rows["panchang:send:Asia/Tokyo@07:00"]["users"] == 1
+    table = cli(database_url, redis_url, "entries")
+    assert "2 slots with active users have no entry; `panchang resync` creates them" in table.stderr
+    with sessions() as session:
+        from sqlalchemy import update
+
+        from models import User
+
+        session.execute(update(User).where(User.timezone == "Asia/Kolkata").values(
+            obsoleted_on=datetime(2026, 1, 1, tzinfo=UTC)
+        ))  # fmt: skip
+        session.commit()
+    rows = {
+        r["name"]: r for r in json.loads(cli(database_url, redis_url, "entries", "--json").stdout)
+    }
+    assert rows["panchang:send:Asia/Kolkata@06:30"]["status"] == "unused"

@@ -135,3 +135,79 @@ def test_new_entry_is_not_due_before_its_first_scheduled_time(
     assert entry.is_due()[0] is False
     entry.schedule.nowfun = lambda: first
     assert entry.is_due()[0] is True
+
+
+def test_a_zoned_crontab_never_equals_a_plain_crontab_with_the_same_fields() -> None:
+    zoned = ZonedCrontab.daily("Asia/Kolkata", "06:30")
+    plain = crontab(hour=6, minute=30)
+    assert plain != zoned and zoned != plain
+    assert (plain == zoned) is False and (zoned == plain) is False
+    assert zoned == ZonedCrontab.daily("Asia/Kolkata", "06:30")
+    assert zoned != ZonedCrontab.daily("Asia/Kathmandu", "06:30")
+
+
+def _due_now(client: redis.Redis, key: str) -> None:
+    client.zadd("redbeat::schedule", {key: 0})
+    client.hset(key, "meta", '{"last_run_at": null}')
+
+
+@pytest.mark.parametrize(
+    ("name", "definition", "problem"),
+    [
+        # What a stock RedBeat client writes: it would fire at 06:30 UTC, not Tokyo time.
+        ("panchang:send:Asia/Tokyo@07:00", None, "schedule is a crontab, not a zoned crontab"),
+        ("panchang:send:Asia/Tokyo@07:00", ("Asia/Kolkata", "07:00"), "args are"),
+        ("panchang:send:Asia/Tokyo@07:00", ("Asia/Tokyo", "06:30"), "is not daily at 07:00"),
+    ],
+)
+def test_our_beat_refuses_an_entry_under_our_prefix_that_is_not_its_zoned_slot(
+    app, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture,  # type: ignore[no-untyped-def]
+    name: str, definition: tuple[str, str] | None, problem: str,
+) -> None:  # fmt: skip
+    from scheduler.beat import ZonedRedBeatScheduler
+
+    if definition is None:
+        entry = RedBeatSchedulerEntry(
+            name, "send_for_timezone", crontab(hour=7, minute=0), args=["Asia/Tokyo", "07:00"],
+            app=app,
+        )  # fmt: skip
+        entry.save()
+    else:
+        zone, send_time = definition
+        wrong = json.loads(definition_for(Slot(zone, send_time), app.settings))
+        right_name_args = json.loads(definition_for(Slot("Asia/Tokyo", "07:00"), app.settings))
+        if zone != "Asia/Tokyo":
+            right_name_args["args"] = wrong["args"]
+        else:
+            right_name_args["schedule"] = wrong["schedule"]
+        redis_client.hset(f"redbeat:{name}", "definition", json.dumps(right_name_args))
+    key = f"redbeat:{name}"
+    _due_now(redis_client, key)
+    sent: list[str] = []
+    scheduler = ZonedRedBeatScheduler(app=app)
+    scheduler.lock_key = None
+    scheduler.apply_async = lambda entry, **_: sent.append(entry.name)  # type: ignore[method-assign]
+    with caplog.at_level("ERROR", logger="celery.beat"):
+        scheduler.tick()
+    assert sent == []
+    assert f"beat: entry {name} cannot run as a zoned slot" in caplog.text
+    assert problem in caplog.text
+    # Dropped from the schedule set: the next sync sees it unscheduled and rewrites it.
+    assert redis_client.zscore("redbeat::schedule", key) is None
+
+
+def test_when_our_beat_sends_a_slot_it_marks_the_slot_queued(
+    app,
+    redis_client: redis.Redis,  # type: ignore[no-untyped-def]
+) -> None:
+    from scheduler.beat import ZonedRedBeatScheduler
+
+    key = store_entry(redis_client, KOLKATA)
+    _due_now(redis_client, key)
+    scheduler = ZonedRedBeatScheduler(app=app)
+    scheduler.lock_key = None
+    scheduler.tick()
+    [message] = redis_client.lrange("celery", 0, -1)
+    assert json.loads(message)["headers"]["task"] == "send_for_timezone"
+    assert redis_client.get("panchang:queued:Asia/Kolkata@06:30") == "beat"
+    assert 0 < redis_client.ttl("panchang:queued:Asia/Kolkata@06:30") <= 600

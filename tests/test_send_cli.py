@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cli import main
 from core import clock
 from core.settings import Settings
-from models import SendRun, User
+from models import RunTrigger, SendRun, User
 
 ZONE = "America/New_York"
 # 15:00 in New York: far from 06:30, which a scheduled run would call missed.
@@ -55,19 +55,19 @@ def outbox(path: Path) -> list[dict[str, object]]:
 def test_send_now_sends_todays_message_to_the_slot_and_prints_a_summary(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    add_user(sessions, "+12125550100")
-    add_user(sessions, "+12125550101", send_time="07:00")
+    add_user(sessions, "+12124567890")
+    add_user(sessions, "+12124567891", send_time="07:00")
     code, out, err = invoke(settings, "send-now", ZONE)
     assert (code, err) == (0, "")
     assert out.startswith(f"{ZONE}@06:30 for 2025-07-04: complete, 1 sent, 0 skipped, 0 failed")
     [line] = outbox(settings.outbox_path)
-    assert (line["to"], line["local_date"]) == ("+12125550100", "2025-07-04")
+    assert (line["to"], line["local_date"]) == ("+12124567890", "2025-07-04")
 
 
 def test_send_now_json_and_a_second_send_sends_nothing(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    add_user(sessions, "+12125550101", send_time="07:00")
+    add_user(sessions, "+12124567891", send_time="07:00")
     code, out, _ = invoke(settings, "send-now", ZONE, "--send-time", "7:00", "--json")
     assert code == 0
     assert json.loads(out) == {
@@ -90,7 +90,7 @@ def test_send_now_json_and_a_second_send_sends_nothing(
 def test_send_now_with_bad_input_exits_2_with_one_line_and_writes_nothing(
     sessions: sessionmaker[Session], settings: Settings, args: list[str], message: str
 ) -> None:
-    add_user(sessions, "+12125550100")
+    add_user(sessions, "+12124567890")
     code, out, err = invoke(settings, *args)
     assert code == 2
     assert out == ""
@@ -98,3 +98,82 @@ def test_send_now_with_bad_input_exits_2_with_one_line_and_writes_nothing(
     assert err.count("\n") == 1
     assert not settings.outbox_path.exists()
     assert run_count(sessions) == 0
+
+
+def invoke_at(settings: Settings, at: datetime, *args: str) -> tuple[int, str, str]:
+    env = {"DATABASE_URL": settings.database_url, "PANCHANG_OUTBOX": str(settings.outbox_path)}
+    with clock.frozen(at):
+        result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_send_now_at_0005_for_a_2345_slot_sends_the_previous_days_message(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_user(sessions, "+12124567892", send_time="23:45")
+    # 00:05 EDT on 2025-07-05: the 23:45 of the 4th is 20 minutes ago, the next 23 h away.
+    just_after_midnight = datetime(2025, 7, 5, 4, 5, tzinfo=UTC)
+    code, out, _ = invoke_at(
+        settings, just_after_midnight, "send-now", ZONE, "--send-time", "23:45", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["local_date"] == "2025-07-04"
+    [line] = outbox(settings.outbox_path)
+    assert line["local_date"] == "2025-07-04"
+
+
+def test_send_now_with_a_date_sends_that_days_message_and_refuses_far_dates(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_user(sessions, "+12124567893")
+    code, out, _ = invoke(settings, "send-now", ZONE, "--date", "2025-07-05", "--json")
+    assert (code, json.loads(out)["local_date"]) == (0, "2025-07-05")
+    code, out, err = invoke(settings, "send-now", ZONE, "--date", "2025-06-01")
+    assert (code, out) == (2, "")
+    assert err.startswith("Error: invalid --date '2025-06-01': more than a day from today")
+    code, _, err = invoke(settings, "send-now", ZONE, "--date", "5 July")
+    assert code == 2 and err.startswith("Error: invalid --date '5 July'")
+    assert [line["local_date"] for line in outbox(settings.outbox_path)] == ["2025-07-05"]
+
+
+def test_runs_lists_each_run_with_trigger_counts_and_who_ran_it(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    import os
+
+    add_user(sessions, "+12124567894")
+    assert invoke(settings, "send-now", ZONE)[0] == 0
+    code, out, _ = invoke(settings, "runs", "--json")
+    assert code == 0
+    [run] = json.loads(out)
+    assert {k: run[k] for k in ("timezone", "send_time", "local_date", "trigger", "status")} == {
+        "timezone": ZONE, "send_time": "06:30", "local_date": "2025-07-04", "trigger": "manual",
+        "status": "complete",
+    }  # fmt: skip
+    assert (run["sent"], run["batches_done"], run["batches_total"], run["pid"]) == (
+        1, 1, 1, os.getpid(),
+    )  # fmt: skip
+    # Started at 15:00 EDT for a 06:30 slot: 8.5 h after its time.
+    assert run["scheduled_at"] == "2025-07-04T10:30:00+00:00"
+    assert run["lag_s"] == 8.5 * 3600
+    code, out, _ = invoke(settings, "runs")
+    assert code == 0
+    assert "America/New_York@06:30  2025-07-04  manual   complete  8h30m" in out
+    # Other dates and zones filter it out.
+    assert json.loads(invoke(settings, "runs", "--json", "--date", "2025-07-03")[1]) == []
+    assert json.loads(invoke(settings, "runs", "--json", "--zone", "Asia/Tokyo")[1]) == []
+
+
+def test_runs_shows_a_silent_run_as_stale_before_the_reconciler_abandons_it(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    from delivery.slot_run import plan_run
+
+    add_user(sessions, "+12124567895")
+    started = AFTERNOON - timedelta(seconds=settings.claim_lease_s + 30)
+    with clock.frozen(started):
+        plan_run(sessions, settings, ZONE, "06:30", started, trigger=RunTrigger.MANUAL)
+    [run] = json.loads(invoke(settings, "runs", "--json")[1])
+    assert (run["status"], run["outcome"], run["last_report_age_s"]) == (
+        "stale", None, settings.claim_lease_s + 30,
+    )  # fmt: skip

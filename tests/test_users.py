@@ -297,7 +297,7 @@ def test_list_shows_every_user_in_id_order_with_city_and_active_flag(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     first = add(sessions, settings, phone="+910000000001", city="Bengaluru")
-    add(sessions, settings, phone="+447700900123", timezone="Europe/London", latitude=51.5)
+    add(sessions, settings, phone="+447400100123", timezone="Europe/London", latitude=51.5)
     with session_scope(sessions) as session:
         deactivate_user(session, NOW, first)
     with session_scope(sessions) as session:
@@ -305,9 +305,9 @@ def test_list_shows_every_user_in_id_order_with_city_and_active_flag(
         only_london = list_users(session, NOW, "Europe/London")
     assert [(v.phone, v.city, v.active) for v in views] == [
         ("+910000000001", "Bengaluru", False),
-        ("+447700900123", None, True),
+        ("+447400100123", None, True),
     ]
-    assert [v.phone for v in only_london] == ["+447700900123"]
+    assert [v.phone for v in only_london] == ["+447400100123"]
     # A user deactivated later than the instant asked about was still active then.
     with session_scope(sessions) as session:
         assert list_users(session, NOW - timedelta(seconds=1))[0].active
@@ -326,17 +326,17 @@ def test_import_inserts_good_rows_and_reports_bad_ones_by_line(
 ) -> None:
     add(sessions, settings, phone="+919999999999")
     body = (
-        "+447700900001,Europe/London,51.5,-0.12,London,\n"  # line 2
-        "+447700900002,Europe/Lonon,51.5,-0.12,,\n"  # 3: bad zone
-        "+447700900003,Europe/London,51.5\n"  # 4: too few columns
-        "+447700900001,Europe/London,51.5,-0.12,,\n"  # 5: duplicate of line 2
+        "+447400100001,Europe/London,51.5,-0.12,London,\n"  # line 2
+        "+447400100002,Europe/Lonon,51.5,-0.12,,\n"  # 3: bad zone
+        "+447400100003,Europe/London,51.5\n"  # 4: too few columns
+        "+447400100001,Europe/London,51.5,-0.12,,\n"  # 5: duplicate of line 2
         "+919999999999,Asia/Kolkata,1,1,,\n"  # 6: already in the database
-        "447700900004,UTC,0,0,,\n"  # 7: not E.164
-        "+447700900005,UTC,95,0,,\n"  # 8: latitude
-        "+447700900006,UTC,0,-200,,\n"  # 9: longitude
-        "+447700900007,UTC,0,0,,7am\n"  # 10: send time
+        "447400100004,UTC,0,0,,\n"  # 7: not E.164
+        "+447400100005,UTC,95,0,,\n"  # 8: latitude
+        "+447400100006,UTC,0,-200,,\n"  # 9: longitude
+        "+447400100007,UTC,0,0,,7am\n"  # 10: send time
         "\n"  # blank lines are skipped, not rejected
-        '+14155550100,America/Los_Angeles,37.77,-122.42,"San Francisco, CA",05:45\n'  # 12
+        '+14155992000,America/Los_Angeles,37.77,-122.42,"San Francisco, CA",05:45\n'  # 12
     )
     report = run_import(sessions, settings, body)
     assert report.inserted == 2
@@ -345,9 +345,9 @@ def test_import_inserts_good_rows_and_reports_bad_ones_by_line(
     reasons = dict(report.rejected)
     assert "'Europe/Lonon'" in reasons[3] and "timezone" in reasons[3]
     assert "expected 6 columns" in reasons[4] and "got 3" in reasons[4]
-    assert "duplicate phone '+447700900001'" in reasons[5] and "line 2" in reasons[5]
+    assert "duplicate phone '+447400100001'" in reasons[5] and "line 2" in reasons[5]
     assert "'+919999999999' is already registered" in reasons[6]
-    assert "phone '447700900004'" in reasons[7]
+    assert "phone '447400100004'" in reasons[7]
     assert "latitude '95'" in reasons[8]
     assert "longitude '-200'" in reasons[9]
     assert "send_time '7am'" in reasons[10]
@@ -357,16 +357,16 @@ def test_import_inserts_good_rows_and_reports_bad_ones_by_line(
     }
     with session_scope(sessions) as session:
         views = {v.phone: v for v in list_users(session, NOW)}
-    assert views["+14155550100"].city == "San Francisco, CA"
-    assert views["+447700900001"].city == "London"
+    assert views["+14155992000"].city == "San Francisco, CA"
+    assert views["+447400100001"].city == "London"
     assert len(views) == 3
 
 
 def test_import_across_batches_finds_database_duplicates_and_reuses_cities(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    add(sessions, settings, phone="+15550000009", city="Pune", timezone="Asia/Kolkata")
-    rows = [f"+1555000{n:04d},Asia/Kolkata,18.5,73.8,Pune,\n" for n in range(12)]
+    add(sessions, settings, phone="+919822000009", city="Pune", timezone="Asia/Kolkata")
+    rows = [f"+9198220{n:05d},Asia/Kolkata,18.5,73.8,Pune,\n" for n in range(12)]
     progress: list[int] = []
     report = run_import(
         sessions, settings, "".join(rows), batch_rows=5, on_progress=progress.append
@@ -381,7 +381,7 @@ def test_import_across_batches_finds_database_duplicates_and_reuses_cities(
 def test_import_of_thousands_of_rows_inserts_a_batch_per_statement_not_a_row(
     sessions: sessionmaker[Session], settings: Settings, engine: Engine
 ) -> None:
-    rows = [f"+4477009{n:05d},Europe/London,51.5,-0.12,City{n % 7},\n" for n in range(5000)]
+    rows = [f"+4474001{n:05d},Europe/London,51.5,-0.12,City{n % 7},\n" for n in range(5000)]
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -412,7 +412,7 @@ def test_import_with_a_bad_header_writes_nothing(
     sessions: sessionmaker[Session], settings: Settings, engine: Engine, header: str
 ) -> None:
     before = snapshot(engine)
-    body = header + "+447700900001,UTC,0,0,,\n" if header else ""  # "" is an empty file
+    body = header + "+447400100001,UTC,0,0,,\n" if header else ""  # "" is an empty file
     with (
         pytest.raises(ValidationError, match="CSV header") as raised,
         session_scope(sessions) as session,

@@ -235,17 +235,17 @@ def test_users_deactivate_twice_is_an_error_that_changes_nothing(
 def test_users_list_json_is_a_list_of_user_objects_filtered_by_zone(database_url: str) -> None:
     add(database_url, "+919876543210", "--city", "Bengaluru")
     users(
-        database_url, "add", "--phone", "+447700900123", "--tz", "Europe/London",
+        database_url, "add", "--phone", "+447400100123", "--tz", "Europe/London",
         "--lat", "51.5", "--lon", "-0.12",
     )  # fmt: skip
     everyone = listed(database_url)
     assert [list(u) for u in everyone] == [VIEW_KEYS, VIEW_KEYS]
     assert [(u["phone"], u["city"], u["active"]) for u in everyone] == [
         ("+919876543210", "Bengaluru", True),
-        ("+447700900123", None, True),
+        ("+447400100123", None, True),
     ]
     london = users(database_url, "list", "--tz", "Europe/London", "--json")
-    assert [u["phone"] for u in json.loads(london.stdout)] == ["+447700900123"]
+    assert [u["phone"] for u in json.loads(london.stdout)] == ["+447400100123"]
     assert json.loads(users(database_url, "list", "--tz", "Asia/Tokyo", "--json").stdout) == []
 
 
@@ -273,12 +273,12 @@ def test_users_import_inserts_good_rows_reports_bad_lines_and_exits_1(
     csv_file = tmp_path / "users.csv"
     csv_file.write_text(
         HEADER
-        + "+447700900001,Europe/London,51.5,-0.12,London,\n"  # 2 ok
-        + "+447700900002,Europe/Lonon,51.5,-0.12,,\n"  # 3 bad zone
-        + "+447700900003,UTC,0\n"  # 4 column count
-        + "+447700900001,UTC,0,0,,\n"  # 5 duplicate in file
+        + "+447400100001,Europe/London,51.5,-0.12,London,\n"  # 2 ok
+        + "+447400100002,Europe/Lonon,51.5,-0.12,,\n"  # 3 bad zone
+        + "+447400100003,UTC,0\n"  # 4 column count
+        + "+447400100001,UTC,0,0,,\n"  # 5 duplicate in file
         + "+919999999999,UTC,0,0,,\n"  # 6 already in the database
-        + "+14155550100,America/Los_Angeles,37.77,-122.42,,05:45\n"  # 7 ok
+        + "+14155992000,America/Los_Angeles,37.77,-122.42,,05:45\n"  # 7 ok
     )
     result = users(database_url, "import", str(csv_file))
     assert result.exit_code == 1
@@ -287,13 +287,13 @@ def test_users_import_inserts_good_rows_reports_bad_lines_and_exits_1(
     assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 6"]
     assert "'Europe/Lonon'" in errors[0]
     assert "expected 6 columns" in errors[1]
-    assert "duplicate phone '+447700900001'" in errors[2]
+    assert "duplicate phone '+447400100001'" in errors[2]
     assert "'+919999999999' is already registered" in errors[3]
     assert resyncs[-1] == {Slot("Europe/London", "06:30"), Slot("America/Los_Angeles", "05:45")}
     assert [u["phone"] for u in listed(database_url)] == [
         "+919999999999",
-        "+447700900001",
-        "+14155550100",
+        "+447400100001",
+        "+14155992000",
     ]
 
 
@@ -302,7 +302,7 @@ def test_users_import_of_a_clean_file_exits_0_and_json_reports_it(
 ) -> None:
     csv_file = tmp_path / "users.csv"
     # A byte-order mark, as spreadsheets write it, must not spoil the header.
-    csv_file.write_text("\ufeff" + HEADER + "+447700900001,Europe/London,51.5,-0.12,,\n")
+    csv_file.write_text("\ufeff" + HEADER + "+447400100001,Europe/London,51.5,-0.12,,\n")
     result = users(database_url, "import", str(csv_file), "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
@@ -315,9 +315,9 @@ def test_users_import_of_a_clean_file_exits_0_and_json_reports_it(
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [
-        ("phone,timezone,lat,lon,city,send_time\n+447700900001,UTC,0,0,,\n", "CSV header"),
+        ("phone,timezone,lat,lon,city,send_time\n+447400100001,UTC,0,0,,\n", "CSV header"),
         ("", "CSV header"),
-        (HEADER.encode() + b"+4477009000\xff1,UTC,0,0,,\n", "not UTF-8"),
+        (HEADER.encode() + b"+4474001000\xff1,UTC,0,0,,\n", "not UTF-8"),
         (None, "No such file"),
     ],
 )
