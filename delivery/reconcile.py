@@ -62,10 +62,11 @@ class Decision:
 
 @dataclass(frozen=True)
 class ReconcileReport:
-    checked: int
+    checked: int  # occurrences within the window
     abandoned: list[int]
     queued: list[tuple[Slot, date, str]]
     already_queued: int
+    runs_read: int = 0
 
 
 def window(
@@ -140,7 +141,7 @@ def reconcile(
     slots = _slots(EntryStore(client, settings))
     occurrences = window(slots, now, settings.late_grace_s, settings.reconcile_interval_s)
     if not occurrences:
-        return ReconcileReport(0, [], [], 0)
+        return ReconcileReport(0, [], [], 0, 0)
     first = min(occ.local_date for occ in occurrences.values())
     with session_scope(sessions) as session:
         states = runs.run_states_since(session, first)
@@ -169,7 +170,8 @@ def reconcile(
             )
         else:
             skipped += 1
-    return ReconcileReport(len(occurrences), abandoned, queued, skipped)
+    runs_read = sum(len(found) for found in states.values())
+    return ReconcileReport(len(occurrences), abandoned, queued, skipped, runs_read)
 
 
 def _slots(store: EntryStore) -> list[Slot]:
