@@ -246,18 +246,32 @@ def _compute(
 
 
 def main() -> None:
-    """`python redbeat_sync.py`: one full sync with settings from the environment."""
+    """`python redbeat_sync.py`: one full sync with settings from the environment; prints the
+    report as JSON, or one line on stderr and a non-zero exit when it cannot run."""
     import json
+    import sys
 
-    from models.db import make_engine, session_factory
-    from scheduler.store import connect
+    from sqlalchemy.exc import SQLAlchemyError
 
-    settings = Settings.from_env()
-    report = sync(
-        session_factory(make_engine(settings.database_url)),
-        connect(settings.require_redis_url()),
-        settings,
-    )
+    from core.errors import PanchangError
+    from models.db import explain, make_engine, session_factory
+    from scheduler.store import connect, explain_redis_error
+
+    try:
+        settings = Settings.from_env()
+        try:
+            report = sync(
+                session_factory(make_engine(settings.database_url)),
+                connect(settings.require_redis_url(), settings.redis_source),
+                settings,
+            )
+        except SQLAlchemyError as err:
+            raise explain(err, settings.database_url) from err
+        except redis.RedisError as err:
+            raise explain_redis_error(err, settings.redis_url or "", settings.redis_source) from err
+    except PanchangError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
     print(json.dumps(report.to_dict()))
 
 

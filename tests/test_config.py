@@ -220,3 +220,17 @@ def test_a_sqlite_file_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
     engine_url = f"sqlite:///{blocker}/sub/panchang.db"
     line = one_line(invoke("--database-url", engine_url, "users", "list"), 3)
     assert f"cannot create the folder {blocker}/sub for DATABASE_URL=" in line
+
+
+def test_redbeat_sync_script_ends_in_one_line_on_a_bad_setting(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "redbeat_sync.py")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "REDIS_URL": "localhost:6379",
+             "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "Error: invalid REDIS_URL 'localhost:6379': not a Redis URL; write it as "
+        "redis://host:6379/0 (rediss:// for TLS)"
+    ]
