@@ -65,3 +65,9 @@ def queued_marker_key(zone: str, send_time: str) -> str:
     is set, so a run waiting in a long queue is not queued again every minute.
     """
     return f"panchang:queued:{zone}@{send_time}"
+
+
+def missed_marker_key(zone: str, send_time: str, local_date: str) -> str:
+    """Set when the reconciler records the occurrence of `local_date` (ISO) missed, so that two
+    reconcilers running at once record it once."""
+    return f"panchang:missed:{zone}@{send_time}/{local_date}"

@@ -15,6 +15,12 @@ still within the grace period, and looks at that occurrence's runs in `send_run`
 - no run at all (Beat was down, the entry was created after the send time, the task was lost):
   queue.
 
+It also closes the books: when an occurrence has left the grace period (the slot's latest
+occurrence more than the grace ago) without a complete run, its silent runs are marked
+`abandoned` and a `missed` run is recorded for it, once, so every occurrence of a slot ends as
+`complete` or `missed` and a morning nobody served shows up in `panchang runs` (unless the
+entry did not exist yet at that time: a slot created at 09:00 has not missed its 06:30).
+
 It reads entry names from Redis and runs of the last days from `send_run`, never the users;
 the ledger makes every re-queued run send only what was not sent. A slot is not queued while
 its queued marker is set (see `core.names.queued_marker_key`), so a run waiting in a backlog is
@@ -32,15 +38,15 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import ValidationError
-from core.names import queued_marker_key
+from core.names import missed_marker_key, queued_marker_key
 from core.settings import Settings
 from delivery import runs
 from delivery.local_day import Occurrence, previous_occurrence
-from delivery.runs import RunState
-from models import RunOutcome
+from delivery.runs import RunState, Worker
+from models import RunOutcome, RunTrigger
 from models.db import session_scope
 from scheduler.slots import Slot
-from scheduler.store import EntryStore
+from scheduler.store import EntryStore, StoredEntry
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +54,20 @@ log = logging.getLogger(__name__)
 # failure, at most `MAX_BACKOFF_S`.
 FIRST_BACKOFF_S = 60
 MAX_BACKOFF_S = 1800
+# Longer than an occurrence can stay a candidate (about a day past its grace).
+MISSED_MARKER_TTL_S = 3 * 86400
 
 OccurrenceKey = tuple[str, str, date]  # (zone, send_time, local date)
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Runs to mark abandoned and occurrences to queue again, with the reason for each."""
+    """Runs to mark abandoned, occurrences to queue again (with the reason for each), and
+    occurrences past their grace with no complete run (to record as missed)."""
 
     abandon: list[int] = field(default_factory=list)
     queue: list[tuple[Slot, date, str]] = field(default_factory=list)
+    missed: list[tuple[Slot, Occurrence]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,7 @@ class ReconcileReport:
     queued: list[tuple[Slot, date, str]]
     already_queued: int
     runs_read: int = 0
+    missed: list[tuple[Slot, date]] = field(default_factory=list)
 
 
 def window(
@@ -85,15 +96,33 @@ def window(
     return found
 
 
+def expired(slots: Iterable[Slot], now: datetime, grace_s: float) -> dict[Slot, Occurrence]:
+    """Each slot's latest occurrence more than `grace_s` before `now`: nothing reruns it."""
+    before = now - timedelta(seconds=grace_s)
+    return {slot: previous_occurrence(slot.zone, slot.send_time, before) for slot in slots}
+
+
 def decide(
     occurrences: Mapping[Slot, Occurrence],
     runs_by_occurrence: Mapping[OccurrenceKey, list[RunState]],
     now: datetime,
     lease_s: float,
+    past: Mapping[Slot, Occurrence] | None = None,
 ) -> Decision:
-    """Pure: what to abandon and what to queue (see the module docstring for the rules)."""
+    """Pure: what to abandon, queue and record as missed (see the module docstring).
+
+    `occurrences` are those within grace (`window`), `past` those beyond it (`expired`).
+    """
     decision = Decision()
     stale_before = now - timedelta(seconds=lease_s)
+    for slot, occ in sorted((past or {}).items()):
+        found = runs_by_occurrence.get((slot.zone, slot.send_time, occ.local_date), [])
+        if any(r.outcome in (RunOutcome.COMPLETE.value, RunOutcome.MISSED.value) for r in found):
+            continue
+        in_progress = [r for r in found if r.outcome is None]
+        decision.abandon.extend(r.id for r in in_progress if r.last_report < stale_before)
+        if all(r.last_report < stale_before for r in in_progress):
+            decision.missed.append((slot, occ))
     for slot, occ in sorted(occurrences.items()):
         found = runs_by_occurrence.get((slot.zone, slot.send_time, occ.local_date), [])
         in_progress = [r for r in found if r.outcome is None]
@@ -137,15 +166,18 @@ def reconcile(
     now: datetime,
     queue: Callable[[Slot, date], None],
 ) -> ReconcileReport:
-    """Abandon dead runs and queue again what `decide` says, via `queue(slot, local_date)`."""
-    slots = _slots(EntryStore(client, settings))
-    occurrences = window(slots, now, settings.late_grace_s, settings.reconcile_interval_s)
-    if not occurrences:
+    """Abandon dead runs, queue again what `decide` says via `queue(slot, local_date)`, and
+    record missed the occurrences that left their grace unserved."""
+    store = EntryStore(client, settings)
+    slots = _slots(store)
+    if not slots:
         return ReconcileReport(0, [], [], 0, 0)
-    first = min(occ.local_date for occ in occurrences.values())
+    occurrences = window(slots, now, settings.late_grace_s, settings.reconcile_interval_s)
+    past = expired(slots, now, settings.late_grace_s)
+    first = min(occ.local_date for occ in [*occurrences.values(), *past.values()])
     with session_scope(sessions) as session:
         states = runs.run_states_since(session, first)
-    decision = decide(occurrences, states, now, settings.claim_lease_s)
+    decision = decide(occurrences, states, now, settings.claim_lease_s, past)
     abandoned: list[int] = []
     if decision.abandon:
         with session_scope(sessions) as session:
@@ -170,8 +202,54 @@ def reconcile(
             )
         else:
             skipped += 1
+    missed = _record_missed(sessions, client, store, decision.missed, now)
     runs_read = sum(len(found) for found in states.values())
-    return ReconcileReport(len(occurrences), abandoned, queued, skipped, runs_read)
+    return ReconcileReport(len(occurrences), abandoned, queued, skipped, runs_read, missed)
+
+
+def existed_at(entry: StoredEntry | None, instant: datetime) -> bool:
+    """Whether the entry was in Redis at `instant`. The sync dates a new entry's last run at its
+    creation, so an entry Beat never fired came into being at `last_run_at`; one Beat fired
+    existed before its first fire, and an entry whose last run is unknown is given the benefit."""
+    if entry is None:
+        return False
+    return entry.fired or entry.last_run_at is None or entry.last_run_at <= instant
+
+
+def _record_missed(
+    sessions: sessionmaker[Session],
+    client: redis.Redis,
+    store: EntryStore,
+    candidates: list[tuple[Slot, Occurrence]],
+    now: datetime,
+) -> list[tuple[Slot, date]]:
+    if not candidates:
+        return []
+    prefix = store.settings.entry_prefix
+    stored = store.read(slot.entry_name(prefix) for slot, _ in candidates)
+    recorded = []
+    for slot, occ in candidates:
+        if not existed_at(stored.get(slot.entry_name(prefix)), occ.instant):
+            continue
+        # SET NX: two reconcilers at once record an occurrence once.
+        marker = missed_marker_key(slot.zone, slot.send_time, occ.local_date.isoformat())
+        if not client.set(marker, "1", nx=True, ex=MISSED_MARKER_TTL_S):
+            continue
+        with session_scope(sessions) as session:
+            run_id = runs.start_run(
+                session, slot.zone, slot.send_time, occ.local_date, now, RunTrigger.RECONCILE,
+                Worker.here(),
+            )  # fmt: skip
+            runs.end_run(
+                session, run_id, RunOutcome.MISSED, now,
+                "no run completed within the grace period",
+            )  # fmt: skip
+        recorded.append((slot, occ.local_date))
+        log.error(
+            "reconcile: %s@%s for %s missed: no run completed within the grace period",
+            slot.zone, slot.send_time, occ.local_date,
+        )  # fmt: skip
+    return recorded
 
 
 def _slots(store: EntryStore) -> list[Slot]:

@@ -204,3 +204,58 @@ def test_a_requeued_run_for_a_past_date_is_held_to_that_dates_grace(
             local_date=DAY, trigger=RunTrigger.RECONCILE,
         )  # fmt: skip
     assert (plan.outcome, plan.batch_ids) == ("missed", [])
+
+
+# --- closing the books: occurrences that left their grace unserved ---------------------------
+
+
+def past_decision(runs: list[RunState], now: datetime) -> Any:
+    return decide({}, {("Asia/Kolkata", "06:30", DAY): runs}, now, LEASE_S, past=OCC)
+
+
+def test_an_occurrence_past_its_grace_with_no_complete_run_is_to_be_recorded_missed() -> None:
+    later = FIRE + timedelta(hours=5)
+    assert past_decision([], later).missed == [(KOLKATA, OCC[KOLKATA])]
+    failed = [state(1, "failed", FIRE + timedelta(minutes=1))]
+    assert past_decision(failed, later).missed == [(KOLKATA, OCC[KOLKATA])]
+    # Already settled one way or the other: nothing more to record.
+    assert past_decision([state(1, "complete", FIRE)], later).missed == []
+    assert past_decision([state(1, "missed", FIRE)], later).missed == []
+
+
+def test_a_silent_run_past_its_grace_is_abandoned_and_a_slow_live_one_is_left_to_finish() -> None:
+    later = FIRE + timedelta(hours=5)
+    silent = past_decision([state(4, None, FIRE)], later)
+    assert (silent.abandon, silent.missed, silent.queue) == ([4], [(KOLKATA, OCC[KOLKATA])], [])
+    live = past_decision([state(5, None, later - timedelta(seconds=5))], later)
+    assert (live.abandon, live.missed) == ([], [])
+
+
+def test_an_entry_counts_as_existing_at_an_instant_only_if_it_was_created_before() -> None:
+    from delivery.reconcile import existed_at
+    from scheduler.store import StoredEntry
+
+    created = StoredEntry("x", "{}", FIRE + timedelta(hours=2), True, fired=False)
+    assert not existed_at(created, FIRE)
+    assert existed_at(created, FIRE + timedelta(hours=3))
+    fired = StoredEntry("x", "{}", FIRE + timedelta(hours=2), True, fired=True)
+    assert existed_at(fired, FIRE)
+    assert not existed_at(None, FIRE)
+
+
+def test_reconcile_records_a_morning_nobody_served_once_and_not_one_before_the_entry_existed(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, setup: Settings
+) -> None:
+    settings = setup  # entries synced an hour before Kolkata's 06:30 on DAY
+    after_grace = FIRE + timedelta(seconds=settings.late_grace_s + 120)
+    report, calls = run_reconcile(sessions, redis_client, settings, after_grace)
+    assert report.missed == [(KOLKATA, DAY)]
+    assert calls == []  # too late to send
+    again, _ = run_reconcile(sessions, redis_client, settings, after_grace + timedelta(minutes=1))
+    assert again.missed == []
+    with sessions() as session:
+        [run] = session.scalars(select(SendRun)).all()
+    assert (run.timezone, run.local_date, run.trigger, run.outcome) == (
+        "Asia/Kolkata", DAY, "reconcile", "missed",
+    )  # fmt: skip
+    assert run.error == "no run completed within the grace period"
