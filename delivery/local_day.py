@@ -48,6 +48,9 @@ def _wall_time(send_time: str) -> time:
     return validate.send_time_of(send_time)
 
 
+# Pure, and asked for the same few dates of every slot each minute (the reconciler), so cached:
+# about 2,500 slots times the 3 or 4 dates around today (BENCHMARKS.md, send reconciler).
+@lru_cache(maxsize=16384)
 def occurrence_on(zone: str, send_time: str, local_date: date) -> datetime:
     """The aware UTC instant at which `send_time` ('HH:MM') happens on `local_date` in `zone`.
 
@@ -70,6 +73,14 @@ def occurrence_of(zone: str, send_time: str, local_date: date, now: datetime) ->
     return Occurrence(instant, local_date, (now.astimezone(UTC) - instant).total_seconds())
 
 
+@lru_cache(maxsize=16384)
+def _real_occurrence_on(zone: str, send_time: str, local_date: date) -> datetime | None:
+    """`occurrence_on`, or None when `local_date` never appears on the zone's clocks (Apia
+    skipped 2011-12-30): its wall time then lands on the next date, which owns it."""
+    instant = occurrence_on(zone, send_time, local_date)
+    return instant if local_today(zone, instant) == local_date else None
+
+
 def previous_occurrence(zone: str, send_time: str, at: datetime) -> Occurrence:
     """The latest occurrence of `send_time` in `zone` at or before the aware instant `at`."""
     if at.tzinfo is None:
@@ -77,8 +88,8 @@ def previous_occurrence(zone: str, send_time: str, at: datetime) -> Occurrence:
     at_utc = at.astimezone(UTC)
     today = local_today(zone, at_utc)
     for candidate in (today + _ONE_DAY, today, today - _ONE_DAY, today - 2 * _ONE_DAY):
-        instant = occurrence_on(zone, send_time, candidate)
-        if instant <= at_utc and local_today(zone, instant) == candidate:
+        instant = _real_occurrence_on(zone, send_time, candidate)
+        if instant is not None and instant <= at_utc:
             return Occurrence(instant, candidate, (at_utc - instant).total_seconds())
     raise AssertionError(f"no occurrence of {send_time} in {zone} in the two days before {at}")
 
