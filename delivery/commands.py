@@ -124,7 +124,7 @@ def runs_command(obj: AppContext, date_text: str | None, zone: str | None, as_js
         [
             (
                 v["id"], f"{v['timezone']}@{v['send_time']}", v["local_date"], v["trigger"],
-                v["status"], _duration(v["lag_s"]), f"{v['batches_done']}/{v['batches_total']}",
+                v["status"], _duration(v["lag_s"]), _batches(v),
                 v["sent"], v["skipped"], v["failed"], v["held"],
                 f"{_duration(v['last_report_age_s'])} ago", f"{v['host']}:{v['pid']}",
             )
@@ -168,6 +168,11 @@ def _view(run: Any, now: datetime, lease_s: int) -> dict[str, Any]:
         "pid": run.pid,
         "error": run.error,
     }
+
+
+def _batches(view: dict[str, Any]) -> str:
+    total = view["batches_total"]
+    return "-" if total is None else f"{view['batches_done']}/{total}"
 
 
 def _duration(seconds: float) -> str:
