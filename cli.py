@@ -9,12 +9,14 @@ from __future__ import annotations
 import click
 
 from core.console import AppContext
-from delivery.commands import runs_command, send_now
+from delivery.commands import deliveries_command, failures, runs_command, send_now
 from embedded.commands import run
 from models.commands import db
 from panchangam.command import panchangam_command
 from scheduler.commands import entries, resync
 from subscribers.commands import users
+from web.commands import web
+from whatsapp.commands import template
 
 
 @click.group()
@@ -39,7 +41,10 @@ def main(ctx: click.Context, database_url: str | None, redis_url: str | None) ->
     ctx.obj = AppContext(overrides)
 
 
-for command in (db, users, resync, entries, send_now, runs_command, panchangam_command, run):
+for command in (
+    db, users, resync, entries, send_now, runs_command, deliveries_command, failures,
+    panchangam_command, template, run, web,
+):  # fmt: skip
     main.add_command(command)
 
 

@@ -94,7 +94,7 @@ def desired_slots(session: Session, now: datetime, only: Iterable[Slot] | None =
     """
     query = (
         select(User.timezone, User.send_time, func.count())
-        .where(User.active_at(now))
+        .where(User.sendable_at(now))
         .group_by(User.timezone, User.send_time)
     )
     if only is not None:
@@ -106,7 +106,7 @@ def desired_slots(session: Session, now: datetime, only: Iterable[Slot] | None =
         probes = [
             select(literal(zone), literal(send_time), literal(1)).where(
                 exists().where(
-                    User.timezone == zone, User.send_time == send_time, User.active_at(now)
+                    User.timezone == zone, User.send_time == send_time, User.sendable_at(now)
                 )
             )
             for zone, send_time in wanted

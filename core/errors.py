@@ -5,6 +5,8 @@ The CLI maps these to one-line messages and exit codes; tasks log them.
 
 from __future__ import annotations
 
+import enum
+
 
 class PanchangError(Exception):
     """Raised when anything in panchang-scheduler fails in a way a user should hear about."""
@@ -60,5 +62,25 @@ class LockLostError(PanchangError):
     exit_code = 3
 
 
+class FailureKind(enum.StrEnum):
+    """What a failed send means for the run, and so what it does next."""
+
+    TRANSIENT = "transient"  # try again with backoff: network, 5xx, rate limits
+    UNREACHABLE = "unreachable"  # this recipient cannot get messages: stop sending to them
+    SETUP = "setup"  # our request or account is broken, every message will fail: halt the run
+    HOLD = "hold"  # back off for hours (spam or per-user marketing limits): not in this slot
+    FINAL = "final"  # this message failed for good; the others may still go
+
+
 class TransportError(PanchangError):
-    """Raised when a message cannot be handed to the transport (outbox or WhatsApp)."""
+    """Raised when a message cannot be handed to the transport (outbox or WhatsApp).
+
+    `kind` says what the run does about it; `code` is the provider's error code, if any.
+    """
+
+    def __init__(
+        self, message: str, *, kind: FailureKind = FailureKind.FINAL, code: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.code = code

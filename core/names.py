@@ -71,3 +71,19 @@ def missed_marker_key(zone: str, send_time: str, local_date: str) -> str:
     """Set when the reconciler records the occurrence of `local_date` (ISO) missed, so that two
     reconcilers running at once record it once."""
     return f"panchang:missed:{zone}@{send_time}/{local_date}"
+
+
+def halt_key(run_id: int) -> str:
+    """Set when WhatsApp says our set-up is broken during run `run_id`: every batch of the run,
+    on any worker, stops sending."""
+    return f"panchang:halt:run:{run_id}"
+
+
+def alert_key(kind: str, zone: str, send_time: str, local_date: str) -> str:
+    """Set when an alert of `kind` went out for a slot's local date: one alert each."""
+    return f"panchang:alert:{kind}:{zone}@{send_time}/{local_date}"
+
+
+def rate_limit_key(phone_number_id: str) -> str:
+    """The shared rate limit of one business phone number (a GCRA timestamp)."""
+    return f"panchang:ratelimit:{phone_number_id}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +30,69 @@ MAX_LATE_GRACE_S = 11 * 3600
 
 SQLITE_EXAMPLE = "sqlite:///.panchang/panchang.db"
 POSTGRES_EXAMPLE = "postgresql://user:password@host:5432/panchang"
+
+
+DEFAULT_WHATSAPP_API_URL = "https://graph.facebook.com/v23.0"
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    """The WhatsApp Cloud API account. The token, app secret and verify token are left out of
+    `repr`, so they never reach a log line or a traceback through a printed settings object."""
+
+    api_url: str = DEFAULT_WHATSAPP_API_URL
+    token: str = field(default="", repr=False)
+    phone_number_id: str = ""
+    waba_id: str = ""
+    app_secret: str = field(default="", repr=False)
+    verify_token: str = field(default="", repr=False)
+    template: str = "daily_panchangam"
+    template_language: str = "en"
+    # The business number's throughput tier: 80 messages/s by default, 1,000 for large senders.
+    rate_per_s: float = 80.0
+
+    def require(self, *names: str) -> None:
+        """ConfigError naming the first of `names` (field names) that is not set."""
+        for name in names:
+            if not getattr(self, name):
+                raise ConfigError(
+                    f"WHATSAPP_{name.upper()} is not set; it is needed to use the WhatsApp "
+                    "Cloud API (see the README's configuration table)"
+                )
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            "WHATSAPP_API_URL": self.api_url,
+            "WHATSAPP_TOKEN": self.token,
+            "WHATSAPP_PHONE_NUMBER_ID": self.phone_number_id,
+            "WHATSAPP_WABA_ID": self.waba_id,
+            "WHATSAPP_APP_SECRET": self.app_secret,
+            "WHATSAPP_VERIFY_TOKEN": self.verify_token,
+            "WHATSAPP_TEMPLATE": self.template,
+            "WHATSAPP_TEMPLATE_LANGUAGE": self.template_language,
+            "WHATSAPP_RATE_PER_S": f"{self.rate_per_s:g}",
+        }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WhatsAppSettings:
+        api_url = (env.get("WHATSAPP_API_URL") or DEFAULT_WHATSAPP_API_URL).rstrip("/")
+        parts = urlsplit(api_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                f"invalid WHATSAPP_API_URL {api_url!r}: not an http(s) URL (for example "
+                f"{DEFAULT_WHATSAPP_API_URL})"
+            )
+        return cls(
+            api_url=api_url,
+            token=env.get("WHATSAPP_TOKEN", ""),
+            phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID", ""),
+            waba_id=env.get("WHATSAPP_WABA_ID", ""),
+            app_secret=env.get("WHATSAPP_APP_SECRET", ""),
+            verify_token=env.get("WHATSAPP_VERIFY_TOKEN", ""),
+            template=env.get("WHATSAPP_TEMPLATE") or "daily_panchangam",
+            template_language=env.get("WHATSAPP_TEMPLATE_LANGUAGE") or "en",
+            rate_per_s=_positive_float(env, "WHATSAPP_RATE_PER_S", 80.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -57,6 +120,17 @@ class Settings:
     # How often Beat runs the send reconciler, which re-queues slot occurrences that passed
     # without a complete run. One minute: a failed run is retried within about two.
     reconcile_interval_s: int = 60
+    # `outbox` (a JSONL file) or `whatsapp` (the Cloud API).
+    transport: str = "outbox"
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
+    # Requests one worker process keeps in flight at once. A round trip to Meta takes 100-300
+    # ms, so a process sending one at a time manages a few messages a second; 32 in flight
+    # keep one process near 100-300 messages/s, above the default tier of 80.
+    send_concurrency: int = 32
+    # Apprise URLs (mailto://, slack://, tgram://, json://...); none: alerts go to the log.
+    alert_urls: tuple[str, ...] = field(default=(), repr=False)
+    # Alert when a slot's final failures exceed this share of its users.
+    alert_failure_ratio: float = 0.05
     # Where `redis_url` came from, for error messages: "REDIS_URL" or the runtime file.
     redis_source: str = "REDIS_URL"
     # Why `redis_url` is None although a runtime file exists (its server does not answer).
@@ -81,6 +155,20 @@ class Settings:
         except ValidationError as err:
             raise ConfigError(str(err)) from err
         redis_url, source, problem = _redis_url(env)
+        whatsapp = WhatsAppSettings.from_env(env)
+        transport = env.get("PANCHANG_TRANSPORT") or ("whatsapp" if whatsapp.token else "outbox")
+        if transport not in ("outbox", "whatsapp"):
+            raise ConfigError(
+                f"invalid PANCHANG_TRANSPORT {transport!r}: must be outbox or whatsapp"
+            )
+        if transport == "whatsapp":
+            # Checked here, at start-up, not at 06:30 when the first slot fires.
+            whatsapp.require("token", "phone_number_id")
+        ratio = _positive_float(env, "PANCHANG_ALERT_FAILURE_RATIO", 0.05)
+        if ratio > 1:
+            raise ConfigError(
+                f"invalid PANCHANG_ALERT_FAILURE_RATIO {ratio:g}: a share of users, 0 to 1"
+            )
         return cls(
             database_url=database_url(
                 env.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'panchang.db'}"
@@ -94,6 +182,11 @@ class Settings:
             late_grace_s=_positive_int(env, "PANCHANG_LATE_GRACE_S", 10800),
             claim_lease_s=_positive_int(env, "PANCHANG_CLAIM_LEASE_S", 600),
             reconcile_interval_s=_positive_int(env, "PANCHANG_RECONCILE_INTERVAL_S", 60),
+            transport=transport,
+            whatsapp=whatsapp,
+            send_concurrency=_positive_int(env, "PANCHANG_SEND_CONCURRENCY", 32),
+            alert_urls=tuple((env.get("PANCHANG_ALERT_URL") or "").split()),
+            alert_failure_ratio=ratio,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -106,6 +199,11 @@ class Settings:
             "PANCHANG_LATE_GRACE_S": str(self.late_grace_s),
             "PANCHANG_CLAIM_LEASE_S": str(self.claim_lease_s),
             "PANCHANG_RECONCILE_INTERVAL_S": str(self.reconcile_interval_s),
+            "PANCHANG_TRANSPORT": self.transport,
+            "PANCHANG_SEND_CONCURRENCY": str(self.send_concurrency),
+            "PANCHANG_ALERT_URL": " ".join(self.alert_urls),
+            "PANCHANG_ALERT_FAILURE_RATIO": f"{self.alert_failure_ratio:g}",
+            **self.whatsapp.to_env(),
         }
         if self.redis_url:
             env["REDIS_URL"] = self.redis_url
@@ -220,6 +318,19 @@ def _answers(url: str) -> bool:
         return False
     finally:
         client.close()
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"invalid {name} {raw!r}: not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"invalid {name} {raw!r}: must be a number greater than 0")
+    return value
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -1,14 +1,16 @@
-"""`panchang send-now` and `panchang runs`: send a slot by hand, and see what runs did."""
+"""`panchang send-now`, `runs`, `deliveries` and `failures`: send a slot by hand, see what runs
+did and what became of each message, and send dead letters again."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import click
 
 from core.console import AppContext, emit_json, emit_table, handle_errors, json_option
 from core.errors import ValidationError
+from core.names import BATCH_TASK
 
 RUNS_DEFAULT_WINDOW = timedelta(hours=24)
 
@@ -26,58 +28,67 @@ RUNS_DEFAULT_WINDOW = timedelta(hours=24)
     metavar="YYYY-MM-DD",
     help="Local date the message is for [default: that of the send time nearest to now].",
 )
+@click.option("--queue", is_flag=True, help="Hand the batches to the workers and return.")
 @json_option
 @click.pass_obj
 @handle_errors
 def send_now(
-    obj: AppContext, zone: str, send_time: str | None, date_text: str | None, as_json: bool
+    obj: AppContext,
+    zone: str,
+    send_time: str | None,
+    date_text: str | None,
+    queue: bool,
+    as_json: bool,
 ) -> None:
-    """Send the slot's message now to its active users who have not had it, into the outbox.
+    """Send the slot's message now, through the configured transport, to its users who have
+    not had it.
 
     The day is chosen as Beat chooses it, the occurrence of the send time nearest to now, so
     recovering a 23:45 slot at 00:05 sends the previous day's message; --date says otherwise.
-    There is no grace period: an operator may send a slot hours late. Users who already got
-    that day's message get nothing (the same ledger as the scheduled runs).
+    There is no grace period: after a halt is fixed, this sends the rest the same day. Users
+    who already got that day's message get nothing (the same ledger as the scheduled runs).
     """
     from core import clock, validate
-    from delivery.local_day import local_today
-    from delivery.slot_run import run_slot
+    from delivery.slot_run import plan_run, run_slot, summary_of
     from models import RunTrigger
-    from transport.outbox import OutboxTransport
 
-    # Validate before touching the database or the outbox, so bad input writes nothing.
+    # Validate before touching the database or the transport, so bad input writes nothing.
     zone = validate.zone(zone, "zone")
     settings = obj.settings
     send_time = validate.send_time(send_time or settings.default_send_time, "--send-time")
     now = clock.now()
-    day = None
-    if date_text is not None:
-        day = validate.local_date(date_text, "--date")
-        today = local_today(zone, now)
-        if abs((day - today).days) > 1:
-            raise ValidationError(
-                "--date", date_text, f"more than a day from today in {zone} ({today}); a "
-                "message is sent for yesterday, today or tomorrow"
-            )  # fmt: skip
-    summary = run_slot(
-        obj.sessions,
-        OutboxTransport(settings.outbox_path),
-        settings,
-        zone,
-        send_time,
-        now,
-        local_date=day,
-        trigger=RunTrigger.MANUAL,
-    )
+    day = _local_date(date_text, zone, now)
+    if queue:
+        from tasks.app import create_app
+
+        plan = plan_run(
+            obj.sessions, settings, zone, send_time, now, local_date=day, trigger=RunTrigger.MANUAL
+        )
+        app = create_app(settings)
+        for batch_id in plan.batch_ids:
+            app.send_task(BATCH_TASK, args=(batch_id,))
+        summary = summary_of(obj.sessions, plan)
+    else:
+        client = _redis_for(obj)
+        summary = run_slot(
+            obj.sessions, _transport(obj, client), settings, zone, send_time, now,
+            local_date=day, trigger=RunTrigger.MANUAL, redis_client=client,
+        )  # fmt: skip
     if as_json:
         emit_json(summary.to_dict())
         return
-    outcome = summary.outcome.value if summary.outcome else "running"
+    outcome = summary.outcome.value if summary.outcome else "sending"
+    where = "queued for the workers" if queue else f"via {settings.transport}"
     click.echo(
         f"{zone}@{send_time} for {summary.local_date.isoformat()}: {outcome}, "
-        f"{summary.sent} sent, {summary.skipped} skipped, {summary.failed} failed "
-        f"(outbox {settings.outbox_path})"
+        f"{summary.sent} sent, {summary.skipped} skipped, {summary.failed} failed, "
+        f"{summary.unreachable} unreachable ({where})"
     )
+    if summary.deferred:
+        click.echo(
+            f"{summary.deferred} deferred after transient errors: run this again later",
+            err=True,
+        )
     if summary.held:
         click.echo(
             f"{summary.held} of the skipped are claimed by another run that has not finished; "
@@ -85,6 +96,35 @@ def send_now(
             "sends them",
             err=True,
         )
+
+
+def _local_date(date_text: str | None, zone: str, now: datetime) -> date | None:
+    from core import validate
+    from delivery.local_day import local_today
+
+    if date_text is None:
+        return None
+    day = validate.local_date(date_text, "--date")
+    today = local_today(zone, now)
+    if abs((day - today).days) > 1:
+        raise ValidationError(
+            "--date", date_text, f"more than a day from today in {zone} ({today}); a "
+            "message is sent for yesterday, today or tomorrow"
+        )  # fmt: skip
+    return day
+
+
+def _redis_for(obj: AppContext) -> Any:
+    """Redis for the WhatsApp rate limit and a run's halt switch; the outbox needs none."""
+    if obj.settings.transport == "outbox" and not obj.settings.redis_url:
+        return None
+    return obj.redis()
+
+
+def _transport(obj: AppContext, client: Any) -> Any:
+    from transport.configured import configured_transport
+
+    return configured_transport(obj.settings, client)
 
 
 @click.command("runs")
@@ -183,3 +223,135 @@ def _duration(seconds: float) -> str:
     if whole < 3600:
         return f"{sign}{whole // 60}m{whole % 60:02d}s"
     return f"{sign}{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+DELIVERY_HEADERS = (
+    "user", "phone", "slot", "local date", "status", "message id", "code", "attempts", "error",
+)  # fmt: skip
+
+
+def _filters(date_text: str | None, zone: str | None, status: str | None, code: int | None) -> Any:
+    from core import validate
+    from delivery.deliveries import Filters
+    from models import DeliveryStatus
+
+    if status is not None and status not in {s.value for s in DeliveryStatus}:
+        raise ValidationError(
+            "--status", status, f"not one of {', '.join(s.value for s in DeliveryStatus)}"
+        )
+    return Filters(
+        local_date=validate.local_date(date_text, "--date") if date_text else None,
+        zone=validate.zone(zone, "--zone") if zone else None,
+        status=status,
+        code=code,
+    )
+
+
+def _emit_deliveries(views: list[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json([view.to_dict() for view in views])
+        return
+    emit_table(
+        DELIVERY_HEADERS,
+        [
+            (
+                v.user_id, v.phone, f"{v.timezone}@{v.send_time}", v.local_date, v.status,
+                v.message_id or "-", v.error_code or "-", v.attempts, (v.error or "")[:60],
+            )
+            for v in views
+        ],
+    )  # fmt: skip
+
+
+@click.command("deliveries")
+@click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Only this local date.")
+@click.option("--zone", help="Only slots in this IANA zone.")
+@click.option("--status", help="Only rows with this status (pending, accepted, sent, ...).")
+@json_option
+@click.pass_obj
+@handle_errors
+def deliveries_command(
+    obj: AppContext, date_text: str | None, zone: str | None, status: str | None, as_json: bool
+) -> None:
+    """List ledger rows: one per user and local date, with WhatsApp's message id and status
+    (pending, accepted, sent, delivered, read, failed, skipped)."""
+    from delivery.deliveries import list_deliveries
+
+    filters = _filters(date_text, zone, status, None)
+    with obj.sessions() as session:
+        views = list_deliveries(session, filters)
+    _emit_deliveries(views, as_json)
+
+
+FAILURE_FILTERS = [
+    click.option("--date", "date_text", metavar="YYYY-MM-DD", help="Only this local date."),
+    click.option("--zone", help="Only slots in this IANA zone."),
+    click.option("--code", type=int, help="Only this WhatsApp error code."),
+]
+
+
+def _failure_filters(func: Any) -> Any:
+    for option in reversed(FAILURE_FILTERS):
+        func = option(func)
+    return func
+
+
+@click.group("failures", invoke_without_command=True)
+@_failure_filters
+@json_option
+@click.pass_context
+@handle_errors
+def failures(
+    ctx: click.Context, date_text: str | None, zone: str | None, code: int | None, as_json: bool
+) -> None:
+    """List dead letters (final failures) with user, phone, code, message and attempts;
+    `failures retry` sends them again."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from delivery.deliveries import list_deliveries
+
+    obj: AppContext = ctx.obj
+    with obj.sessions() as session:
+        views = list_deliveries(session, _filters(date_text, zone, "failed", code))
+    _emit_deliveries(views, as_json)
+
+
+@failures.command("retry")
+@_failure_filters
+@json_option
+@click.pass_obj
+@handle_errors
+def failures_retry(
+    obj: AppContext, date_text: str | None, zone: str | None, code: int | None, as_json: bool
+) -> None:
+    """Send the matching dead letters again, now, through the configured transport (still at
+    most one message per user and local date). Users who left or are unreachable are left
+    out: `panchang users reactivate` first."""
+    from core import clock
+    from delivery.deliveries import retry_failures
+    from delivery.slot_run import run_slot
+    from models import RunTrigger
+    from models.db import session_scope
+
+    filters = _filters(date_text, zone, None, code)
+    now = clock.now()
+    with session_scope(obj.sessions) as session:
+        slots = retry_failures(session, filters, now)
+    client = _redis_for(obj) if slots else None
+    summaries = [
+        run_slot(
+            obj.sessions, _transport(obj, client), obj.settings, slot_zone, send_time, now,
+            local_date=local_date, trigger=RunTrigger.MANUAL, redis_client=client,
+        )
+        for (slot_zone, send_time, local_date) in sorted(slots)
+    ]  # fmt: skip
+    if as_json:
+        emit_json([s.to_dict() for s in summaries])
+        return
+    if not summaries:
+        click.echo("no dead letters to send again")
+    for s in summaries:
+        click.echo(
+            f"{s.zone}@{s.send_time} for {s.local_date}: {s.sent} sent, {s.failed} failed again, "
+            f"{s.deferred} deferred"
+        )

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import Delivery, DeliveryStatus
+from models.delivery import STATUS_RANK
 
 
 def ensure_rows(
@@ -152,28 +153,114 @@ def count_held(session: Session, user_ids: Sequence[int], local_date: date) -> i
     )
 
 
-def mark_sent(session: Session, delivery_id: int, at: datetime) -> None:
-    """Mark one claimed row sent at `at`."""
+def mark_done(
+    session: Session, delivery_id: int, status: str, message_id: str | None, at: datetime
+) -> None:
+    """Record one row's send as the transport took it: `sent` (outbox) or `accepted`
+    (WhatsApp, with its message id)."""
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(status=DeliveryStatus.SENT.value, sent_at=at, error=None)
+        .values(
+            status=status, message_id=message_id, sent_at=at, updated_at=at, error=None,
+            error_code=None,
+        )
         .execution_options(synchronize_session=False)
-    )
+    )  # fmt: skip
 
 
-def mark_failed(session: Session, delivery_id: int, error: str) -> None:
-    """Mark one claimed row failed with `error`; `attempts` was counted at claim.
+def mark_failed(
+    session: Session, delivery_id: int, error: str, at: datetime, code: int | None = None
+) -> None:
+    """Mark one claimed row failed (a dead letter) with `error` and the provider's `code`.
 
-    A failed row is not claimed again by later runs: the transport has already decided the
-    error is not worth retrying for this user today.
+    A failed row is not claimed again by later runs; `panchang failures retry` sends it again.
     """
     session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id)
-        .values(status=DeliveryStatus.FAILED.value, error=error[:2000])
+        .values(
+            status=DeliveryStatus.FAILED.value, error=error[:2000], error_code=code,
+            updated_at=at,
+        )
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+
+
+def release_one(
+    session: Session,
+    delivery_id: int,
+    token: str,
+    at: datetime,
+    error: str | None = None,
+    code: int | None = None,
+) -> None:
+    """Give one unsent row back (pending, unclaimed), noting why: the next run sends it."""
+    values: dict[str, Any] = {"claimed_at": None, "claimed_by": None, "updated_at": at}
+    if error is not None:
+        values.update(error=error[:2000], error_code=code)
+    session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.claimed_by == token,
+            Delivery.status == DeliveryStatus.PENDING.value,
+        )
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def close_unsent(
+    session: Session, zone: str, send_time: str, local_date: date, at: datetime
+) -> int:
+    """Mark the rows of a slot occurrence still pending after its grace failed (dead letters);
+    returns how many. They keep their last error code; the message says why they stopped."""
+    result = session.execute(
+        update(Delivery)
+        .where(
+            Delivery.timezone == zone,
+            Delivery.send_time == send_time,
+            Delivery.local_date == local_date,
+            Delivery.status == DeliveryStatus.PENDING.value,
+        )
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            error=func.coalesce(Delivery.error + " - ", "") + "not sent within the grace period",
+            updated_at=at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def apply_status(
+    session: Session,
+    message_id: str,
+    status: DeliveryStatus,
+    at: datetime,
+    code: int | None = None,
+    error: str | None = None,
+) -> tuple[int, int] | None:
+    """Move the row of WhatsApp message `message_id` forward to `status` (a status webhook).
+
+    Only forward (`STATUS_RANK`): a late `delivered` never undoes `read`, and a replay changes
+    nothing. Returns (delivery id, user id) when the row moved, None when it did not (unknown
+    id, or not forward).
+    """
+    rank = STATUS_RANK[status]
+    behind = [s.value for s, r in STATUS_RANK.items() if r < rank]
+    values: dict[str, Any] = {"status": status.value, "updated_at": at}
+    if status is DeliveryStatus.FAILED:
+        values.update(error=(error or "failed")[:2000], error_code=code)
+    moved = session.execute(
+        update(Delivery)
+        .where(Delivery.message_id == message_id, Delivery.status.in_(behind))
+        .values(**values)
+        .returning(Delivery.id, Delivery.user_id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return None if moved is None else (moved[0], moved[1])
 
 
 def _dialect_insert(session: Session) -> Any:

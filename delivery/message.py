@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from models import User
-from panchangam import cached_compute, summary_text, to_json_dict
+from panchangam import cached_compute, summary_text, template_parameters, to_json_dict
 from transport.base import Message
 
 Composer = Callable[[User, date], Message]
@@ -28,8 +28,8 @@ def place_of(user: User) -> str:
 def compose_message(user: User, local_date: date) -> Message:
     """The day's panchangam for the user's own coordinates and local date.
 
-    `text` is the readable summary (the outbox line, later the WhatsApp body); `fields` carries
-    the structured values so a WhatsApp template can fill its parameters from them.
+    `text` is the readable summary (the outbox line); `fields` carries the structured values;
+    `params` fills the WhatsApp template.
     """
     day = cached_compute(local_date, user.latitude, user.longitude, user.timezone)
     city = user.city.name if user.city is not None else None
@@ -41,4 +41,5 @@ def compose_message(user: User, local_date: date) -> Message:
         send_time=user.send_time,
         text=summary_text(day, city),
         fields=fields,
+        params=template_parameters(day, place_of(user)),
     )

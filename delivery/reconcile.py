@@ -12,6 +12,8 @@ still within the grace period, and looks at that occurrence's runs in `send_run`
   passed, when those claims have expired (if their run finished them, the new run skips them);
 - failed, abandoned or missed runs: queue again, the first time at once and then with a
   doubling pause, so a slot that keeps failing is not hammered every minute;
+- a halted run (WhatsApp said our set-up is broken): not queued, since every request would
+  fail the same way and burn quota; after the fix, `panchang send-now` sends the rest;
 - no run at all (Beat was down, the entry was created after the send time, the task was lost):
   queue.
 
@@ -19,7 +21,8 @@ It also closes the books: when an occurrence has left the grace period (the slot
 occurrence more than the grace ago) without a complete run, its silent runs are marked
 `abandoned` and a `missed` run is recorded for it, once, so every occurrence of a slot ends as
 `complete` or `missed` and a morning nobody served shows up in `panchang runs` (unless the
-entry did not exist yet at that time: a slot created at 09:00 has not missed its 06:30).
+entry did not exist yet at that time: a slot created at 09:00 has not missed its 06:30). The
+occurrence's ledger rows still pending then become dead letters (`panchang failures`).
 
 It reads entry names from Redis and runs of the last days from `send_run`, never the users;
 the ledger makes every re-queued run send only what was not sent. A slot is not queued while
@@ -40,7 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import ValidationError
 from core.names import missed_marker_key, queued_marker_key
 from core.settings import Settings
-from delivery import runs
+from delivery import ledger, runs
 from delivery.local_day import Occurrence, previous_occurrence
 from delivery.runs import RunState, Worker
 from models import RunOutcome, RunTrigger
@@ -148,6 +151,8 @@ def _why_again(found: list[RunState], now: datetime, lease_s: float) -> str | No
         return None
     latest = max(found, key=lambda r: (r.finished_at or r.last_report, r.id))
     ended = latest.finished_at or latest.last_report
+    if latest.outcome == RunOutcome.HALTED.value:
+        return None
     if latest.outcome == RunOutcome.COMPLETE.value:
         if (now - ended).total_seconds() >= lease_s:
             return f"run {latest.id} left {latest.held} users held by another run"
@@ -244,6 +249,7 @@ def _record_missed(
                 session, run_id, RunOutcome.MISSED, now,
                 "no run completed within the grace period",
             )  # fmt: skip
+            ledger.close_unsent(session, slot.zone, slot.send_time, occ.local_date, now)
         recorded.append((slot, occ.local_date))
         log.error(
             "reconcile: %s@%s for %s missed: no run completed within the grace period",

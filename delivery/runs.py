@@ -41,12 +41,23 @@ class Worker:
 
 @dataclass
 class Counts:
-    """Users of a batch or run: `sent`, `skipped` (already done or held), `failed`, `held`."""
+    """Users of a batch or run: `sent` (accepted, for WhatsApp), `skipped` (already done, or
+    held), `failed` (final), and of those `held` (another run's claim) and `unreachable`;
+    `deferred`: left pending after transient errors, for a later run."""
 
     sent: int = 0
     skipped: int = 0
     failed: int = 0
     held: int = 0
+    unreachable: int = 0
+    deferred: int = 0
+
+    def values_for(self, table: Any) -> dict[str, Any]:
+        """Relative UPDATE values adding these counts to `table`'s columns."""
+        return {name: getattr(table, name) + getattr(self, name) for name in COUNTED}
+
+
+COUNTED = ("sent", "skipped", "failed", "held", "unreachable", "deferred")
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class BatchWork:
     active_at: datetime
     after_id: int
     upto_id: int | None
+    trigger: str
 
 
 def start_run(
@@ -85,10 +97,7 @@ def start_run(
         started_at=started_at,
         heartbeat_at=started_at,
         batches_done=0,
-        sent=0,
-        skipped=0,
-        failed=0,
-        held=0,
+        **dict.fromkeys(COUNTED, 0),
     )
     session.add(run)
     session.flush()
@@ -106,7 +115,7 @@ def batch_ranges(
     """
     numbered = (
         select(User.id, func.row_number().over(order_by=User.id).label("n"))
-        .where(User.timezone == zone, User.send_time == send_time, User.active_at(active_at))
+        .where(User.timezone == zone, User.send_time == send_time, User.sendable_at(active_at))
         .subquery()
     )
     bounds = list(
@@ -131,10 +140,7 @@ def add_batches(
             upto_id=upto_id,
             state=BatchState.PENDING.value,
             attempts=0,
-            sent=0,
-            skipped=0,
-            failed=0,
-            held=0,
+            **dict.fromkeys(COUNTED, 0),
         )
         for seq, (after_id, upto_id) in enumerate(ranges)
     ]
@@ -189,6 +195,7 @@ def begin_batch(session: Session, batch_id: int, worker: Worker, at: datetime) -
         active_at=run.started_at,
         after_id=batch.after_id,
         upto_id=batch.upto_id,
+        trigger=run.trigger,
     )
 
 
@@ -208,19 +215,14 @@ def finish_batch(
     batch_id: int,
     counts: Counts,
     at: datetime,
+    state: BatchState = BatchState.DONE,
     error: str | None = None,
-) -> None:
-    """Add this attempt's counts to the batch and its run; end the batch, and the run with it
-    when this was its last open batch. `error` set means the batch failed."""
-    state = BatchState.FAILED if error else BatchState.DONE
+) -> RunOutcome | None:
+    """Add this attempt's counts to the batch and its run and end the batch with `state`
+    (done, failed or halted); end the run too when this was its last open batch, and return
+    the run's outcome then (None otherwise)."""
     batch = session.get_one(SendBatch, batch_id)
-    values: dict[str, Any] = {
-        "sent": SendBatch.sent + counts.sent,
-        "skipped": SendBatch.skipped + counts.skipped,
-        "failed": SendBatch.failed + counts.failed,
-        "held": SendBatch.held + counts.held,
-        "finished_at": at,
-    }
+    values: dict[str, Any] = {**counts.values_for(SendBatch), "finished_at": at}
     if error:
         values["error"] = error[:500]
     ended = session.execute(
@@ -238,14 +240,11 @@ def finish_batch(
             .execution_options(synchronize_session=False)
         )
     run_values: dict[str, Any] = {
-        "sent": SendRun.sent + counts.sent,
-        "skipped": SendRun.skipped + counts.skipped,
-        "failed": SendRun.failed + counts.failed,
-        "held": SendRun.held + counts.held,
+        **counts.values_for(SendRun),
         "batches_done": SendRun.batches_done + (1 if ended else 0),
         "heartbeat_at": at,
     }
-    if error:
+    if error and state is BatchState.FAILED:
         run_values["error"] = f"batch {batch.seq}: {error}"[:500]
     done, total = session.execute(
         update(SendRun)
@@ -255,17 +254,38 @@ def finish_batch(
         .execution_options(synchronize_session=False)
     ).one()
     if total is not None and done >= total:
-        _finish_run(session, batch.run_id, at)
+        return _finish_run(session, batch.run_id, at)
+    return None
 
 
-def _finish_run(session: Session, run_id: int, at: datetime) -> None:
-    failed = session.scalar(
-        select(func.count())
-        .select_from(SendBatch)
-        .where(SendBatch.run_id == run_id, SendBatch.state == BatchState.FAILED.value)
+def record_halt(session: Session, run_id: int, code: int | None, error: str) -> None:
+    """Note on the run, at once, the set-up error that halted it (its outcome comes when its
+    batches have stopped)."""
+    session.execute(
+        update(SendRun)
+        .where(SendRun.id == run_id)
+        .values(error_code=code, error=f"halted: {error}"[:500])
+        .execution_options(synchronize_session=False)
     )
-    outcome = RunOutcome.FAILED if failed else RunOutcome.COMPLETE
-    end_run(session, run_id, outcome, at)
+
+
+def _finish_run(session: Session, run_id: int, at: datetime) -> RunOutcome | None:
+    states = set(
+        session.scalars(select(SendBatch.state).where(SendBatch.run_id == run_id).distinct())
+    )
+    deferred = session.scalar(select(SendRun.deferred).where(SendRun.id == run_id)) or 0
+    error = None
+    if BatchState.HALTED.value in states:
+        outcome = RunOutcome.HALTED
+    elif BatchState.FAILED.value in states:
+        outcome = RunOutcome.FAILED
+    elif deferred:
+        # Not every user could be sent: the reconciler queues the slot again.
+        outcome = RunOutcome.FAILED
+        error = f"{deferred} users deferred after transient errors"
+    else:
+        outcome = RunOutcome.COMPLETE
+    return outcome if end_run(session, run_id, outcome, at, error) else None
 
 
 def end_run(
@@ -281,7 +301,7 @@ def end_run(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if outcome is not RunOutcome.COMPLETE:
+    if outcome in (RunOutcome.FAILED, RunOutcome.ABANDONED, RunOutcome.MISSED):
         session.execute(
             update(SendBatch)
             .where(SendBatch.run_id == run_id, SendBatch.state == BatchState.PENDING.value)

@@ -20,9 +20,10 @@ from core.settings import redact
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def make_engine(database_url: str) -> Engine:
-    """An engine for `database_url`; creates the folder of a SQLite file if it is missing."""
-    kwargs: dict[str, Any] = {"future": True}
+def make_engine(database_url: str, pool_size: int = 5) -> Engine:
+    """An engine for `database_url` keeping up to `pool_size` connections (plus 10 more in a
+    rush); creates the folder of a SQLite file if it is missing."""
+    kwargs: dict[str, Any] = {"future": True, "pool_size": pool_size, "max_overflow": 10}
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":

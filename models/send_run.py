@@ -20,8 +20,9 @@ from models.base import Base, UTCDateTime
 class RunOutcome(enum.StrEnum):
     COMPLETE = "complete"  # every batch ran to its end
     MISSED = "missed"  # started further than the grace period from its send time; sent nothing
-    FAILED = "failed"  # a batch raised; the reconciler runs the slot again
+    FAILED = "failed"  # a batch raised, or users were deferred; the reconciler runs it again
     ABANDONED = "abandoned"  # stopped reporting progress for longer than the claim lease
+    HALTED = "halted"  # WhatsApp said our set-up is broken (`error_code`); a person must act
 
 
 class RunTrigger(enum.StrEnum):
@@ -61,9 +62,15 @@ class SendRun(Base):
     failed: Mapped[int] = mapped_column(Integer, default=0)
     # Of `skipped`: users under another run's live claim when this run reached them.
     held: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Of `failed`: users WhatsApp cannot reach (now marked unreachable).
+    unreachable: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Users left pending after transient errors used up their attempts; a later run retries.
+    deferred: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     # Null while the run is in progress.
     outcome: Mapped[str | None] = mapped_column(String(10), nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # The provider's code that halted the run.
+    error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class BatchState(enum.StrEnum):
@@ -72,6 +79,7 @@ class BatchState(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     ABANDONED = "abandoned"
+    HALTED = "halted"
 
 
 class SendBatch(Base):
@@ -97,4 +105,6 @@ class SendBatch(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)
     held: Mapped[int] = mapped_column(Integer, default=0)
+    unreachable: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    deferred: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ColumnElement, Float, ForeignKey, Index, String, or_
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    and_,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from core import validate
@@ -27,8 +37,10 @@ SEND_TIME_IS_HHMM = (
 class User(Base):
     __tablename__ = "user_detail"
     __table_args__ = (
-        # The sync groups active users by slot; this lets it read the index alone.
-        Index("ix_user_detail_slot_active", "timezone", "send_time", "obsoleted_on"),
+        # The sync groups sendable users by slot; this lets it read the index alone.
+        Index(
+            "ix_user_detail_slot_active", "timezone", "send_time", "obsoleted_on", "unreachable_at"
+        ),
         # The send task walks one slot's users in id order, batch by batch.
         Index("ix_user_detail_slot_id", "timezone", "send_time", "id"),
         CheckConstraint(SEND_TIME_IS_HHMM, name="send_time_hhmm"),
@@ -44,6 +56,10 @@ class User(Base):
     send_time: Mapped[str] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     obsoleted_on: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Set when WhatsApp said this number cannot get our messages (not on WhatsApp, or stopped
+    # marketing messages); no run sends to them until `panchang users reactivate`.
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    unreachable_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     city: Mapped[City | None] = relationship(lazy="joined")
 
@@ -56,6 +72,26 @@ class User(Base):
         """SQL condition: the user is subscribed at instant `at` (not obsoleted, or only later)."""
         return or_(User.obsoleted_on.is_(None), User.obsoleted_on > at)
 
+    @staticmethod
+    def sendable_at(at: datetime) -> ColumnElement[bool]:
+        """SQL condition: active at `at` and not unreachable; whom runs send to and the sync
+        keeps entries for."""
+        return and_(User.active_at(at), User.unreachable_at.is_(None))
+
     def is_active(self, at: datetime) -> bool:
         """Python twin of `active_at` for a loaded row."""
         return self.obsoleted_on is None or self.obsoleted_on > at
+
+    def status_at(self, at: datetime) -> str:
+        """`inactive`, `unreachable` or `active` at `at`."""
+        return user_status(self.obsoleted_on, self.unreachable_at, at)
+
+
+def user_status(
+    obsoleted_on: datetime | None, unreachable_at: datetime | None, at: datetime
+) -> str:
+    """A user's status from their columns: `inactive` (unsubscribed), `unreachable` (WhatsApp
+    cannot reach them) or `active`."""
+    if obsoleted_on is not None and obsoleted_on <= at:
+        return "inactive"
+    return "unreachable" if unreachable_at is not None else "active"

@@ -4,11 +4,12 @@ Public surface:
 - compute(local_date, latitude, longitude, zone) -> Panchangam   (pure, uncached)
 - cached_compute(...)                                            (per-process LRU by place/date)
 - to_json_dict(result), summary_text(result, place_name), one_line(result, place_name)
+- template_parameters(result, place_name)   (the daily WhatsApp template's parameters)
 """
 
 from panchangam.day import cached_compute, clear_caches, compute
 from panchangam.model import Panchangam
-from panchangam.render import one_line, summary_text, to_json_dict
+from panchangam.render import one_line, summary_text, template_parameters, to_json_dict
 
 __all__ = [
     "Panchangam",
@@ -17,5 +18,6 @@ __all__ = [
     "compute",
     "one_line",
     "summary_text",
+    "template_parameters",
     "to_json_dict",
 ]

@@ -143,6 +143,54 @@ def summary_text(result: Panchangam, place_name: str | None = None) -> str:
     return text[:MAX_MESSAGE_CHARS]
 
 
+def single_line(text: str) -> str:
+    """`text` with every run of whitespace (newlines, tabs, many spaces) as one space.
+
+    WhatsApp refuses a template parameter with a newline, a tab or more than four spaces in a
+    row (error 132018), and a place name typed by a person may hold any of them.
+    """
+    return " ".join(text.split())
+
+
+def template_parameters(result: Panchangam, place_name: str) -> dict[str, str]:
+    """The named parameters of the daily message template, each a single line.
+
+    Keys are the template's parameter names (`whatsapp/templates/daily_panchangam.json`).
+    """
+    day = result.reference
+    month = result.lunar_month
+    adhika = "Adhika " if month.adhika else ""
+    t = result.tithi
+    n = result.nakshatra
+    if result.sunrise is None:
+        sunrise = f"none today (elements as at {_hm(result.reference)})"
+    else:
+        sunrise = _hm(result.sunrise)
+
+    def span(value: TimeSpan | None) -> str:
+        return (
+            "none today (no sunrise)" if value is None else f"{_hm(value.start)}-{_hm(value.end)}"
+        )
+
+    params = {
+        "place": place_name,
+        "date": f"{result.date:%a %d %b %Y}",
+        "vaara": f"{result.vaara.name} ({result.vaara.english})",
+        "tithi": f"{t.paksha} {_chain(t, t.name, day)}",
+        "nakshatra": _chain(n, f"{n.name} (pada {n.pada})", day),
+        "yoga": _chain(result.yoga, result.yoga.name, day),
+        "karana": _chain(result.karana, result.karana.name, day),
+        "sunrise": sunrise,
+        "sunset": "none today" if result.sunset is None else _hm(result.sunset),
+        "rahu_kalam": span(result.rahu_kalam),
+        "yamaganda": span(result.yamaganda),
+        "gulika_kalam": span(result.gulika_kalam),
+        "month": f"{adhika}{month.amanta} (amanta), {adhika}{month.purnimanta} (purnimanta)",
+        "year": f"Shaka {result.shaka_year} {result.samvatsara}",
+    }
+    return {name: single_line(value) for name, value in params.items()}
+
+
 def one_line(result: Panchangam, place_name: str | None = None) -> str:
     """A short single-line form (no newlines or tabs, fit for a template parameter)."""
     where = f"{place_name}: " if place_name else ""

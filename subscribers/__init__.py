@@ -6,7 +6,13 @@ Every function takes an open `Session` and flushes but never commits: the caller
 
 from subscribers.csv_import import HEADER, ImportReport, import_csv
 from subscribers.listing import UserView, list_users, view_of
-from subscribers.registry import UserChange, add_user, deactivate_user, update_user
+from subscribers.registry import (
+    UserChange,
+    add_user,
+    deactivate_user,
+    reactivate_user,
+    update_user,
+)
 
 __all__ = [
     "HEADER",
@@ -17,6 +23,7 @@ __all__ = [
     "deactivate_user",
     "import_csv",
     "list_users",
+    "reactivate_user",
     "update_user",
     "view_of",
 ]

@@ -15,7 +15,7 @@ from scheduler.slots import Slot
 
 # Below this many rows an import is over before a progress bar would tell anyone anything.
 IMPORT_PROGRESS_MIN_ROWS = 1000
-USER_TABLE_HEADERS = ("id", "phone", "timezone", "send time", "lat", "lon", "city", "active")
+USER_TABLE_HEADERS = ("id", "phone", "timezone", "send time", "lat", "lon", "city", "status")
 
 
 def _after_user_change(obj: AppContext, slots: Iterable[Slot]) -> None:
@@ -156,6 +156,24 @@ def users_deactivate(obj: AppContext, user_id: int) -> None:
     click.echo(f"deactivated user {user_id} {phone}")
 
 
+@users.command("reactivate")
+@click.argument("user_id", type=int)
+@click.pass_obj
+@handle_errors
+def users_reactivate(obj: AppContext, user_id: int) -> None:
+    """Send to a user again: one who left, or whom WhatsApp could not reach (for example after
+    they joined WhatsApp)."""
+    from core.clock import now
+    from models.db import session_scope
+    from subscribers import reactivate_user
+
+    with session_scope(obj.sessions) as session:
+        change = reactivate_user(session, now(), user_id)
+        phone = change.user.phone
+    _after_user_change(obj, change.slots)
+    click.echo(f"reactivated user {user_id} {phone}")
+
+
 @users.command("list")
 @click.option("--tz", "zone", help="Only users in this IANA time zone.")
 @json_option
@@ -175,9 +193,8 @@ def users_list(obj: AppContext, zone: str | None, as_json: bool) -> None:
     emit_table(
         USER_TABLE_HEADERS,
         [
-            (v.id, v.phone, v.timezone, v.send_time, v.latitude, v.longitude, v.city, active)
+            (v.id, v.phone, v.timezone, v.send_time, v.latitude, v.longitude, v.city, v.status)
             for v in views
-            for active in ["yes" if v.active else "no"]
         ],
     )
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core import validate
 from models import City, User
+from models.user import user_status
 
 
 @dataclass(frozen=True)
@@ -25,13 +26,15 @@ class UserView:
     longitude: float
     city: str | None
     active: bool
+    # `active`, `inactive` (unsubscribed) or `unreachable` (WhatsApp cannot reach them).
+    status: str = "active"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def describe(self) -> str:
         """One line for people, e.g. 'user 7 +919876543210: Asia/Kolkata at 06:30, ...'."""
-        state = "" if self.active else " (inactive)"
+        state = "" if self.status == "active" else f" ({self.status})"
         return (
             f"user {self.id} {self.phone}: {self.timezone} at {self.send_time}, "
             f"lat {self.latitude} lon {self.longitude}, city {self.city or '-'}{state}"
@@ -49,6 +52,7 @@ def view_of(user: User, now: datetime) -> UserView:
         longitude=user.longitude,
         city=user.city.name if user.city else None,
         active=user.is_active(now),
+        status=user.status_at(now),
     )
 
 
@@ -65,6 +69,7 @@ def list_users(session: Session, now: datetime, zone: str | None = None) -> list
             User.longitude,
             City.name.label("city"),
             User.obsoleted_on,
+            User.unreachable_at,
         )
         .outerjoin(City, User.city_id == City.id)
         .order_by(User.id)
@@ -81,6 +86,7 @@ def list_users(session: Session, now: datetime, zone: str | None = None) -> list
             longitude=row.longitude,
             city=row.city,
             active=row.obsoleted_on is None or row.obsoleted_on > now,
+            status=user_status(row.obsoleted_on, row.unreachable_at, now),
         )
         for row in session.execute(query)
     ]

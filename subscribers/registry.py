@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -137,6 +138,33 @@ def deactivate_user(session: Session, now: datetime, user_id: int) -> UserChange
             f"{user.obsoleted_on:%Y-%m-%d %H:%M} UTC"
         )
     user.obsoleted_on = now
+    session.flush()
+    return UserChange(user, (Slot(user.timezone, user.send_time),))
+
+
+def mark_unreachable(session: Session, user_id: int, code: int | None, at: datetime) -> bool:
+    """Record that WhatsApp cannot reach the user (error `code`): no run sends to them until
+    they are reactivated. False when they were already marked."""
+    result = session.execute(
+        update(User)
+        .where(User.id == user_id, User.unreachable_at.is_(None))
+        .values(unreachable_at=at, unreachable_code=code)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def reactivate_user(session: Session, now: datetime, user_id: int) -> UserChange:
+    """Make a user who left, or whom WhatsApp could not reach, active again from `now`.
+
+    ConflictError when the user is already active and reachable.
+    """
+    user = _get(session, user_id)
+    if user.is_active(now) and user.unreachable_at is None:
+        raise ConflictError(f"user {user_id} ({user.phone}) is already active")
+    user.obsoleted_on = None
+    user.unreachable_at = None
+    user.unreachable_code = None
     session.flush()
     return UserChange(user, (Slot(user.timezone, user.send_time),))
 

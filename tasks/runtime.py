@@ -1,7 +1,8 @@
 """Per-process resources for tasks: settings, database sessions, Redis, the transport.
 
 Created on first use in the process that uses them, never at import: a prefork worker imports
-this module before forking, and a database pool or socket must not be shared across a fork.
+this module before forking, and a database pool, socket or HTTP client must not be shared
+across a fork.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.settings import Settings
 from transport.base import Transport
-from transport.outbox import OutboxTransport
 
 
 def settings() -> Settings:
@@ -25,11 +25,12 @@ def settings() -> Settings:
 
 
 def sessions() -> sessionmaker[Session]:
-    return _sessions(os.getpid(), settings().database_url)
+    s = settings()
+    return _sessions(os.getpid(), s.database_url, s.send_concurrency)
 
 
 def transport() -> Transport:
-    return _outbox(os.getpid(), str(settings().outbox_path))
+    return _transport(os.getpid(), settings())
 
 
 def redis_client() -> redis.Redis:
@@ -39,15 +40,18 @@ def redis_client() -> redis.Redis:
 
 
 @cache
-def _sessions(_pid: int, database_url: str) -> sessionmaker[Session]:
+def _sessions(_pid: int, database_url: str, concurrency: int) -> sessionmaker[Session]:
     from models.db import make_engine, session_factory
 
-    return session_factory(make_engine(database_url))
+    # Each of a batch's sending threads writes its answers in its own short transaction.
+    return session_factory(make_engine(database_url, pool_size=concurrency + 2))
 
 
 @cache
-def _outbox(_pid: int, path: str) -> Transport:
-    return OutboxTransport(path)
+def _transport(_pid: int, current: Settings) -> Transport:
+    from transport.configured import configured_transport
+
+    return configured_transport(current, redis_client())
 
 
 @cache

@@ -13,8 +13,9 @@ from redis import RedisError
 
 from core import clock, validate
 from core.names import BATCH_TASK, SEND_TASK, queued_marker_key
-from delivery.runs import Worker
-from delivery.slot_run import plan_run, send_batch, summary_of
+from delivery.batch import send_batch
+from delivery.runs import COUNTED, Worker
+from delivery.slot_run import plan_run, summary_of
 from models import RunTrigger
 from tasks import runtime
 
@@ -61,7 +62,10 @@ def send_for_timezone(
         plan.outcome.value if plan.outcome else "sending", len(plan.batch_ids),
     )  # fmt: skip
     if plan.batch_ids:
-        send_batch(runtime.sessions(), runtime.transport(), settings, plan.batch_ids[0], worker)
+        send_batch(
+            runtime.sessions(), runtime.transport(), settings, plan.batch_ids[0], worker,
+            redis_client=runtime.redis_client(),
+        )  # fmt: skip
     # The run so far: complete when its one batch was sent here, `running` while others are.
     return {**summary_of(runtime.sessions(), plan).to_dict(), "batches": len(plan.batch_ids)}
 
@@ -75,16 +79,10 @@ def send_batch_task(self: Task, batch_id: int) -> dict[str, Any] | None:
         runtime.settings(),
         batch_id,
         Worker.here(self.request.id),
+        redis_client=runtime.redis_client(),
     )
     if counts is None:
         return None
-    log.info(
-        "batch %s: sent=%d skipped=%d failed=%d held=%d",
-        batch_id, counts.sent, counts.skipped, counts.failed, counts.held,
-    )  # fmt: skip
-    return {
-        "sent": counts.sent,
-        "skipped": counts.skipped,
-        "failed": counts.failed,
-        "held": counts.held,
-    }
+    result = {name: getattr(counts, name) for name in COUNTED}
+    log.info("batch %s: %s", batch_id, " ".join(f"{k}={v}" for k, v in result.items()))
+    return result

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -153,3 +154,37 @@ def clock_not_left_frozen() -> Iterator[None]:
         "the test left core.clock frozen: clock.now() no longer reads the clock it read "
         "before the test (a clock.frozen() block entered and never exited?)"
     )
+
+
+# --- A fake WhatsApp Cloud API --------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def cloud_api_server() -> Iterator[Any]:
+    """One fake Cloud API process (tests/fake_cloud_api.py) for the session, no latency."""
+    from tests.fake_cloud_api import FakeCloudApi
+
+    api = FakeCloudApi().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def cloud_api(cloud_api_server: Any) -> Any:
+    """The fake Cloud API with no scripts, records, templates or alerts left by other tests."""
+    cloud_api_server.reset()
+    return cloud_api_server
+
+
+def whatsapp_settings(settings: Settings, api: Any, **changes: Any) -> Settings:
+    """`settings` sending through WhatsApp at the fake `api`."""
+    from dataclasses import replace
+
+    from core.settings import WhatsAppSettings
+
+    account = WhatsAppSettings(
+        api_url=api.api_url, token=api.token, phone_number_id="106540352242922",
+        waba_id="102290129340398", app_secret="app-secret-8f2c", verify_token="verify-me-41",
+        rate_per_s=changes.pop("rate_per_s", 1000.0),
+    )  # fmt: skip
+    return replace(settings, transport="whatsapp", whatsapp=account, **changes)

@@ -14,12 +14,12 @@ import os
 import time
 
 from tasks import app, runtime
-from transport.base import Message
+from transport.base import Message, Receipt
 from transport.outbox import OutboxTransport
 
 
 class FaultyOutbox(OutboxTransport):
-    def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Receipt:
         fail_for = os.environ.get("PANCHANG_TEST_FAIL_ONCE_FOR")
         if fail_for and message.to == fail_for:
             try:
@@ -30,8 +30,9 @@ class FaultyOutbox(OutboxTransport):
                 pass
             else:
                 raise ConnectionResetError(f"connection reset while sending to {message.to}")
-        super().send(message)
+        receipt = super().send(message)
         time.sleep(float(os.environ.get("PANCHANG_TEST_SEND_DELAY_S", "0")))
+        return receipt
 
 
 runtime.transport = lambda: FaultyOutbox(runtime.settings().outbox_path)

@@ -3,6 +3,7 @@ migration step, `celery -A tasks worker` and `celery -A tasks beat`, and no cron
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,34 @@ from tasks.app import create_app
 COMPOSE = Path(__file__).resolve().parent.parent / "docker-compose.yml"
 
 
-def compose() -> dict[str, Any]:
+def compose(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """docker-compose.yml with `${VAR}`, `${VAR:-default}` and `${VAR-default}` resolved from
+    `env` (default: none set), as `docker compose` resolves them from the host's environment."""
     data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
-    return data
+    return _interpolate(data, env or {})
+
+
+_VARIABLE = re.compile(r"\$\{(\w+)(?:(:?-)([^}]*))?\}")
+
+
+def _interpolate(value: Any, env: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(item, env) for item in value]
+    if isinstance(value, str):
+
+        def resolve(match: re.Match[str]) -> str:
+            name, operator, default = match.groups()
+            given = env.get(name)
+            if operator == ":-" and not given:
+                return default
+            if operator == "-" and given is None:
+                return default
+            return given or ""
+
+        return _VARIABLE.sub(resolve, value)
+    return value
 
 
 def service_command(name: str) -> list[str]:
@@ -52,6 +78,17 @@ def test_app_services_get_every_setting_from_the_environment() -> None:
         assert settings.database_url.startswith("postgresql")
         assert settings.redis_url == "redis://redis:6379/0"
         assert set(env) >= set(settings.to_env())
+        assert settings.transport == "outbox"  # nothing set on the host: the outbox file
+
+
+def test_whatsapp_settings_pass_through_from_the_hosts_environment() -> None:
+    host = {"WHATSAPP_TOKEN": "EAAtest", "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
+            "WHATSAPP_RATE_PER_S": "1000"}  # fmt: skip
+    env = compose(host)["services"]["worker"]["environment"]
+    settings = Settings.from_env(env)
+    assert (settings.transport, settings.whatsapp.rate_per_s) == ("whatsapp", 1000.0)
+    assert settings.whatsapp.phone_number_id == "106540352242922"
+    assert settings.whatsapp.api_url == "https://graph.facebook.com/v23.0"
 
 
 def test_migrations_run_before_worker_and_beat_start() -> None:

@@ -20,7 +20,7 @@ from delivery.local_day import Occurrence, previous_occurrence
 from delivery.reconcile import FIRST_BACKOFF_S, decide, reconcile, window
 from delivery.runs import RunState
 from delivery.slot_run import plan_run
-from models import RunTrigger, SendRun
+from models import RunTrigger, SendRun, User
 from scheduler.slots import Slot
 from scheduler.zoned import ZonedCrontab
 from tests.helpers import add_users
@@ -161,7 +161,7 @@ def test_reconcile_leaves_a_completed_occurrence_and_one_beyond_grace_alone(
     settings = setup
     with clock.frozen(FIRE):
         plan = plan_run(sessions, settings, "Asia/Kolkata", "06:30", FIRE)
-    from delivery.slot_run import send_batch
+    from delivery.batch import send_batch
     from transport.outbox import OutboxTransport
 
     with clock.frozen(FIRE):
@@ -259,3 +259,30 @@ def test_reconcile_records_a_morning_nobody_served_once_and_not_one_before_the_e
         "Asia/Kolkata", DAY, "reconcile", "missed",
     )  # fmt: skip
     assert run.error == "no run completed within the grace period"
+
+
+def test_a_halted_run_is_not_queued_again_its_setup_needs_a_person() -> None:
+    halted = [state(1, "halted", FIRE + timedelta(minutes=1))]
+    assert queued(halted, FIRE + timedelta(minutes=30)) == []
+    # ...and if nobody fixes it within grace, the morning is recorded missed.
+    assert past_decision(halted, FIRE + timedelta(hours=5)).missed == [(KOLKATA, OCC[KOLKATA])]
+
+
+def test_when_a_morning_is_recorded_missed_its_unsent_rows_become_dead_letters(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, setup: Settings
+) -> None:
+    from delivery import ledger
+    from models import Delivery
+
+    settings = setup
+    with sessions.begin() as session:
+        ids = list(session.scalars(select(User.id).where(User.timezone == "Asia/Kolkata")))
+        ledger.ensure_rows(session, ids, DAY, "Asia/Kolkata", "06:30", FIRE)
+    after_grace = FIRE + timedelta(seconds=settings.late_grace_s + 120)
+    report, _ = run_reconcile(sessions, redis_client, settings, after_grace)
+    assert report.missed == [(KOLKATA, DAY)]
+    with sessions() as session:
+        rows = session.scalars(select(Delivery)).all()
+    assert [(r.status, r.error) for r in rows] == [
+        ("failed", "not sent within the grace period")
+    ] * len(ids)

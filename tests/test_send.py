@@ -24,12 +24,13 @@ from core.errors import TransportError
 from core.names import SEND_TASK
 from core.settings import Settings
 from delivery import runs as run_records
+from delivery.batch import send_batch
 from delivery.message import compose_message
-from delivery.slot_run import RunSummary, plan_run, run_slot, send_batch
+from delivery.slot_run import RunSummary, plan_run, run_slot
 from models import City, Delivery, RunOutcome, RunTrigger, SendBatch, SendRun, User
 from models.db import session_scope
 from tasks.app import create_app
-from transport.base import Message
+from transport.base import Message, Receipt
 from transport.outbox import OutboxTransport
 
 ZONE = "Asia/Kolkata"
@@ -102,16 +103,19 @@ def deliveries(sessions: sessionmaker[Session]) -> list[Delivery]:
 class RecordingTransport:
     """Remembers every message; fails for the phones in `fail_for`."""
 
+    concurrency = 1
+
     def __init__(self, fail_for: frozenset[str] = frozenset()) -> None:
         self.sent: list[Message] = []
         self.fail_for = fail_for
         self._lock = threading.Lock()
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Receipt:
         if message.to in self.fail_for:
             raise TransportError(f"recipient {message.to} unreachable")
         with self._lock:
             self.sent.append(message)
+        return Receipt("sent")
 
 
 def test_sending_twice_in_a_day_sends_nothing_the_second_time(
@@ -123,6 +127,7 @@ def test_sending_twice_in_a_day_sends_nothing_the_second_time(
     assert first.to_dict() == {
         "zone": ZONE, "send_time": SLOT_TIME, "local_date": "2025-03-14",
         "outcome": "complete", "sent": 4, "skipped": 0, "failed": 0, "held": 0, "run_id": 1,
+        "unreachable": 0, "deferred": 0,
     }  # fmt: skip
     # Sent rows are not "held": nothing is left for a later run.
     assert (second.sent, second.skipped, second.held) == (0, 4, 0)
@@ -354,7 +359,7 @@ def test_celery_task_sends_the_slot_with_the_apps_settings(
     assert result == {
         "zone": ZONE, "send_time": SLOT_TIME, "local_date": "2025-03-14",
         "outcome": "complete", "sent": 3, "skipped": 0, "failed": 0, "held": 0, "run_id": 1,
-        "batches": 1,
+        "unreachable": 0, "deferred": 0, "batches": 1,
     }  # fmt: skip
     assert (again["sent"], again["skipped"]) == (0, 3)
     assert sorted(line["to"] for line in outbox_lines(settings.outbox_path)) == sorted(phones)
@@ -430,10 +435,10 @@ def test_each_row_is_marked_sent_before_the_next_message_goes_out(
     seen: list[list[str]] = []
 
     class Inspecting(RecordingTransport):
-        def send(self, message: Message) -> None:
+        def send(self, message: Message) -> Receipt:
             # What a process killed right now would leave in the ledger.
             seen.append([d.status for d in deliveries(sessions)])
-            super().send(message)
+            return super().send(message)
 
     send(sessions, settings, transport=Inspecting())
     assert seen == [
@@ -455,12 +460,13 @@ def test_a_slow_batch_renews_its_claims_so_another_run_cannot_take_them(
     transport = RecordingTransport()
 
     class Slow(RecordingTransport):
-        def send(self, message: Message) -> None:
-            transport.send(message)
+        def send(self, message: Message) -> Receipt:
+            receipt = transport.send(message)
             now[0] += timedelta(seconds=lease * 0.4)  # each send takes 40% of the lease
             if len(transport.sent) == 3:
                 # 1.2 leases after the claim: without renewal its claims would have expired.
                 other.append(run_slot(sessions, transport, settings, ZONE, SLOT_TIME, now[0]))
+            return receipt
 
     with clock.frozen(lambda: now[0]):
         summary = run_slot(sessions, Slow(), settings, ZONE, SLOT_TIME, FIRE)
@@ -479,8 +485,8 @@ def test_a_batch_stops_when_its_run_was_abandoned_and_frees_its_claims(
     plan = _plan(sessions, settings)
 
     class Stalling(RecordingTransport):
-        def send(self, message: Message) -> None:
-            super().send(message)
+        def send(self, message: Message) -> Receipt:
+            receipt = super().send(message)
             if len(self.sent) == 2:
                 # The process hung for longer than the lease; the reconciler gave up on it.
                 now[0] += timedelta(seconds=lease + 5)
@@ -488,6 +494,7 @@ def test_a_batch_stops_when_its_run_was_abandoned_and_frees_its_claims(
                     run_records.abandon(
                         session, [plan.run_id], now[0] - timedelta(seconds=lease), now[0]
                     )
+            return receipt
 
     transport = Stalling()
     with clock.frozen(lambda: now[0]):

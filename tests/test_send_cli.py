@@ -73,6 +73,7 @@ def test_send_now_json_and_a_second_send_sends_nothing(
     assert json.loads(out) == {
         "zone": ZONE, "send_time": "07:00", "local_date": "2025-07-04",
         "outcome": "complete", "sent": 1, "skipped": 0, "failed": 0, "held": 0, "run_id": 1,
+        "unreachable": 0, "deferred": 0,
     }  # fmt: skip
     code, out, _ = invoke(settings, "send-now", ZONE, "--send-time", "07:00", "--json")
     assert (code, json.loads(out)["sent"], json.loads(out)["skipped"]) == (0, 0, 1)

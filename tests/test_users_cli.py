@@ -15,7 +15,9 @@ import subscribers.commands
 from scheduler.slots import Slot
 
 HEADER = "phone,timezone,latitude,longitude,city,send_time\n"
-VIEW_KEYS = ["id", "phone", "timezone", "send_time", "latitude", "longitude", "city", "active"]
+VIEW_KEYS = [
+    "id", "phone", "timezone", "send_time", "latitude", "longitude", "city", "active", "status",
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -87,6 +89,7 @@ def test_users_add_json_prints_the_user_view(database_url: str) -> None:
         "longitude": 77.59,
         "city": None,
         "active": True,
+        "status": "active",
     }
 
 
@@ -164,6 +167,7 @@ def test_users_update_changes_the_user_and_resyncs_old_and_new_slot(
         "longitude": 85.3,
         "city": "Kathmandu",
         "active": True,
+        "status": "active",
     }
     assert resyncs[-1] == {Slot("Asia/Kolkata", "06:30"), Slot("Asia/Kathmandu", "07:15")}
     assert users(database_url, "update", "1", "--send-time", "8:00").stdout.startswith(
@@ -253,10 +257,34 @@ def test_users_list_prints_a_table_for_people(database_url: str) -> None:
     add(database_url, "+919876543210", "--city", "Bengaluru")
     users(database_url, "deactivate", "1")
     lines = users(database_url, "list").stdout.splitlines()
-    assert " ".join(lines[0].split()) == "id phone timezone send time lat lon city active"
+    assert " ".join(lines[0].split()) == "id phone timezone send time lat lon city status"
     assert lines[2].split() == [
-        "1", "+919876543210", "Asia/Kolkata", "06:30", "12.97", "77.59", "Bengaluru", "no",
+        "1", "+919876543210", "Asia/Kolkata", "06:30", "12.97", "77.59", "Bengaluru", "inactive",
     ]  # fmt: skip
+
+
+def test_an_unreachable_user_is_listed_so_and_reactivate_makes_them_active_again(
+    database_url: str, resyncs: list[set[Slot]], engine: Engine
+) -> None:
+    from datetime import UTC, datetime
+
+    from models.db import session_factory
+    from subscribers.registry import mark_unreachable
+
+    add(database_url, "+919876543210")
+    with session_factory(engine).begin() as session:
+        assert mark_unreachable(session, 1, 131026, datetime(2026, 11, 22, tzinfo=UTC))
+    [view] = listed(database_url)
+    assert (view["status"], view["active"]) == ("unreachable", True)
+    done = users(database_url, "reactivate", "1")
+    assert (done.exit_code, done.stdout) == (0, "reactivated user 1 +919876543210\n")
+    assert resyncs[-1] == {Slot("Asia/Kolkata", "06:30")}
+    assert listed(database_url)[0]["status"] == "active"
+    assert_one_line_error(users(database_url, "reactivate", "1"), 2, "already active")
+    # One who left comes back the same way.
+    users(database_url, "deactivate", "1")
+    assert users(database_url, "reactivate", "1").exit_code == 0
+    assert listed(database_url)[0]["status"] == "active"
 
 
 def test_users_list_with_an_unknown_zone_exits_2(database_url: str) -> None:

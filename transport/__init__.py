@@ -1,5 +1,5 @@
 """Transports hand a composed message to the outside world: the JSONL outbox, later WhatsApp."""
 
-from transport.base import Message, Transport
+from transport.base import Message, Receipt, Transport
 
-__all__ = ["Message", "Transport"]
+__all__ = ["Message", "Receipt", "Transport"]

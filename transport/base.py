@@ -13,7 +13,7 @@ class Message:
 
     `to` is E.164 ('+919876543210'); `timezone` and `send_time` ('HH:MM') name the slot;
     `local_date` is the day in that zone the message is for; `fields` carries structured
-    content (for WhatsApp template parameters) beside the plain `text`.
+    content beside the plain `text`, and `params` the template's parameters.
     """
 
     to: str
@@ -22,11 +22,29 @@ class Message:
     send_time: str
     text: str
     fields: dict[str, Any] = field(default_factory=dict)
+    # The message template's named parameters, each a single line (WhatsApp sends these).
+    params: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a transport did with a message: `status` is the ledger status to record (`sent` for
+    the outbox, which is done; `accepted` for WhatsApp, which delivers later and reports by
+    webhook) and `message_id` the provider's id for it, if any."""
+
+    status: str
+    message_id: str | None = None
 
 
 @runtime_checkable
 class Transport(Protocol):
-    """Hands messages over. `send` returns once the message is accepted, or raises
-    `core.errors.TransportError` for this message alone (the run goes on with the others)."""
+    """Hands messages over, one request per `send`.
 
-    def send(self, message: Message) -> None: ...
+    `send` returns a Receipt once the message is taken, or raises
+    `core.errors.TransportError`, whose `kind` tells the run what to do (retry, stop sending to
+    this user, halt). `concurrency` is how many sends one process may have in flight at once.
+    """
+
+    concurrency: int
+
+    def send(self, message: Message) -> Receipt: ...

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core import clock
 from core.errors import TransportError
-from transport.base import Message
+from transport.base import Message, Receipt
 
 
 class OutboxTransport:
@@ -20,11 +20,14 @@ class OutboxTransport:
     write under an exclusive flock on an O_APPEND descriptor, so lines never interleave.
     """
 
+    # One at a time: a local file write takes microseconds, and lines stay in send order.
+    concurrency = 1
+
     def __init__(self, path: Path | str, fsync: bool = False) -> None:
         self.path = Path(path)
         self.fsync = fsync
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Receipt:
         """Append `message`; TransportError when the file cannot be written."""
         record = {
             "to": message.to,
@@ -55,6 +58,7 @@ class OutboxTransport:
             raise TransportError(
                 f"outbox {self.path}: cannot write message to {message.to}: {err}"
             ) from err
+        return Receipt("sent")
 
     def __repr__(self) -> str:
         return f"OutboxTransport({str(self.path)!r})"

@@ -1,0 +1,2 @@
+"""`panchang web`: the HTTP process (Starlette under uvicorn) that receives WhatsApp's
+webhooks."""

@@ -1,0 +1,76 @@
+"""One rate limit for the business phone number, shared by every process on every machine.
+
+WhatsApp caps a number's throughput (80 messages/s by default, 1,000 for large senders) and
+answers 130429 above it. Celery's own `rate_limit` is per worker process, so the limit lives in
+Redis: a GCRA ("generic cell rate algorithm") kept as one timestamp, the theoretical arrival
+time (TAT) of the next message. Each send reserves the next free slot in one atomic script and
+sleeps until it; slots are `1 / rate` seconds apart, so in any one second at most `rate` (+1 at
+the edges) requests start, however many processes ask. Redis's own clock (TIME) is the only
+clock used, so machines whose clocks disagree still share one schedule.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis
+
+from core.errors import FailureKind, TransportError
+
+# KEYS[1]: the TAT, in microseconds of Redis time. ARGV[1]: microseconds between sends.
+# ARGV[2]: a pause to add first (0, or a penalty after error 130429).
+# Returns how many microseconds the caller must wait before sending.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+tat = tat + tonumber(ARGV[2])
+local next_tat = tat + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.0f', next_tat), 'PX',
+           math.ceil((next_tat - now) / 1000) + 1000)
+return tat - now
+"""
+
+# After a 130429 every process pauses this long before its next slot: Meta counts the
+# number's throughput over its own window, and sending on at the same rate would keep failing.
+THROUGHPUT_PENALTY_S = 1.0
+
+
+class RateLimiter:
+    """`wait()` before each request; `slow_down()` when WhatsApp said 130429."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        key: str,
+        rate_per_s: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.key = key
+        self.interval_us = round(1_000_000 / rate_per_s)
+        self._reserve = client.register_script(_RESERVE)
+        self._sleep = sleep
+
+    def wait(self) -> float:
+        """Reserve the next slot and sleep until it; returns the seconds slept."""
+        return self._take(0)
+
+    def slow_down(self, penalty_s: float = THROUGHPUT_PENALTY_S) -> None:
+        """Push every process's next slot back by `penalty_s` (without sending)."""
+        self._take(round(penalty_s * 1_000_000), sleep=False)
+
+    def _take(self, penalty_us: int, sleep: bool = True) -> float:
+        try:
+            wait_us = int(self._reserve(keys=[self.key], args=[self.interval_us, penalty_us]))
+        except redis.RedisError as err:
+            # No limiter, no sending: going on unthrottled would earn 130429s for everyone.
+            raise TransportError(
+                f"rate limiter unavailable ({type(err).__name__}: {err})",
+                kind=FailureKind.TRANSIENT,
+            ) from err
+        seconds = max(wait_us, 0) / 1_000_000
+        if sleep and seconds > 0:
+            self._sleep(seconds)
+        return seconds

@@ -1,0 +1,137 @@
+"""The message template we send, shipped as data (`whatsapp/templates/<name>.json`).
+
+A business may start a conversation on WhatsApp only with a template Meta has approved, so the
+template is part of the product: `panchang template push` submits it, and every send names it
+and fills its named parameters. Meta's limits, checked here before anything is sent: a body of
+at most 1,024 characters once filled, parameters named with lowercase letters and `_`, and no
+parameter text with a newline, a tab or more than four spaces in a row (error 132018).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from core.errors import ValidationError
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+BODY_MAX_CHARS = 1024
+_PARAM = re.compile(r"\{\{([a-z_]+)\}\}")
+_NAME = re.compile(r"^[a-z_]+$")
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    category: str
+    language: str
+    body: str
+    examples: dict[str, str]
+
+    @property
+    def parameter_names(self) -> list[str]:
+        """The body's parameters in order of first appearance."""
+        return list(dict.fromkeys(_PARAM.findall(self.body)))
+
+    def render(self, params: dict[str, str]) -> str:
+        """The body as the recipient reads it."""
+        return _PARAM.sub(lambda m: params[m.group(1)], self.body)
+
+    def problems(self, params: dict[str, str]) -> list[str]:
+        """Every way `params` break Meta's rules for this template (empty when none)."""
+        found = []
+        names = self.parameter_names
+        missing = [n for n in names if n not in params]
+        extra = [n for n in params if n not in names]
+        if missing:
+            found.append(f"missing parameters {missing}")
+        if extra:
+            found.append(f"parameters not in the template {extra}")
+        for name, text in params.items():
+            if "\n" in text or "\t" in text or "     " in text:
+                found.append(f"parameter {name} has a newline, a tab or 5+ spaces: {text!r}")
+            if not text.strip():
+                found.append(f"parameter {name} is empty")
+        if not missing and len(self.render(params)) > BODY_MAX_CHARS:
+            found.append(f"body is {len(self.render(params))} characters, over {BODY_MAX_CHARS}")
+        return found
+
+    def body_component(self, params: dict[str, str]) -> dict[str, Any]:
+        """The `components` entry of a send: named text parameters in the body's order.
+
+        ValidationError when the parameters break a rule, so nothing bad reaches Meta.
+        """
+        problems = self.problems(params)
+        if problems:
+            raise ValidationError("template parameters", self.name, "; ".join(problems))
+        return {
+            "type": "body",
+            "parameters": [
+                {"type": "text", "parameter_name": name, "text": params[name]}
+                for name in self.parameter_names
+            ],
+        }
+
+    def creation_request(
+        self, name: str | None = None, language: str | None = None
+    ) -> dict[str, Any]:
+        """The body of `POST /{waba_id}/message_templates` (named parameters, an example each)."""
+        return {
+            "name": name or self.name,
+            "category": self.category,
+            "language": language or self.language,
+            "parameter_format": "NAMED",
+            "components": [
+                {
+                    "type": "BODY",
+                    "text": self.body,
+                    "example": {
+                        "body_text_named_params": [
+                            {"param_name": n, "example": self.examples[n]}
+                            for n in self.parameter_names
+                        ]
+                    },
+                }
+            ],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "category": self.category,
+            "language": self.language,
+            "parameter_format": "NAMED",
+            "parameters": self.parameter_names,
+            "body": self.body,
+            "examples": self.examples,
+        }
+
+
+@cache
+def load(name: str = "daily_panchangam") -> Template:
+    """The template shipped as `whatsapp/templates/<name>.json`, checked against Meta's rules
+    with its own examples."""
+    try:
+        data = json.loads((TEMPLATES_DIR / f"{name}.json").read_text())
+    except OSError as err:
+        raise ValidationError("template", name, f"no such file in {TEMPLATES_DIR}") from err
+    template = Template(
+        name=data["name"],
+        category=data["category"],
+        language=data["language"],
+        body=data["body"],
+        examples=dict(data["examples"]),
+    )
+    problems = template.problems(template.examples)
+    bad_names = [n for n in template.parameter_names if not _NAME.match(n)]
+    if bad_names:
+        problems.append(f"parameter names must be lowercase letters and _: {bad_names}")
+    if _PARAM.match(template.body) or re.search(r"\}\}\s*$", template.body):
+        problems.append("the body must not start or end with a parameter")
+    if problems:
+        raise ValidationError("template", name, "; ".join(problems))
+    return template
