@@ -70,6 +70,7 @@ class FailureKind(enum.StrEnum):
     SETUP = "setup"  # our request or account is broken, every message will fail: halt the run
     HOLD = "hold"  # back off for hours (spam or per-user marketing limits): not in this slot
     FINAL = "final"  # this message failed for good; the others may still go
+    HALTED = "halted"  # not sent: the run was halted (on any worker) before this request
 
 
 class TransportError(PanchangError):

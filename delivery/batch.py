@@ -2,11 +2,13 @@
 
 A batch claims its users' rows for a random token, then sends to them, several at once when
 the transport allows (`Transport.concurrency`: WhatsApp's round trip is 100-300 ms, so one
-request at a time would cap a process at a few messages a second). Each answer is written to
-the ledger in its own short transaction the moment it comes back, so a death resends at most
-the requests in flight. Between sends the batch checks whether the run was halted (a set-up
-error, on any worker), renews its claims when they reach half the lease, and stops if the
-reconciler has meanwhile called its run abandoned.
+request at a time would cap a process at a few messages a second). Each answer reaches the
+ledger as it comes back: one at a time for a transport that sends one at a time (the outbox:
+a death resends at most the message in flight), and for a concurrent one, successes in small
+groups written at least every 10 ms (`delivery.marks`: a death resends at most the requests
+in flight and the answers of those last 10 ms). Between sends the batch checks whether the
+run was halted (a set-up error, on any worker), renews its claims when they reach half the
+lease, and stops if the reconciler has meanwhile called its run abandoned.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import clock
@@ -28,10 +31,11 @@ from core.settings import Settings
 from delivery import ledger, runs
 from delivery.alerts import Alerts
 from delivery.local_day import occurrence_on
-from delivery.message import Composer, compose_message
+from delivery.marks import MarkWriter
+from delivery.message import Composer, Recipient, compose_message
 from delivery.runs import BatchWork, Counts, Worker
 from delivery.sender import DEFAULT_POLICY, Halt, Outcome, RetryPolicy, Verdict, deliver
-from models import BatchState, Delivery, DeliveryStatus, RunOutcome, RunTrigger, User
+from models import BatchState, City, Delivery, DeliveryStatus, RunOutcome, RunTrigger, User
 from models.db import session_scope
 from scheduler.slots import Slot
 from subscribers.registry import mark_unreachable
@@ -64,12 +68,52 @@ class _Batch:
     alive: bool = True
     halted: Outcome | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # A batch that sends one at a time writes each answer on its thread's own connection, in
+    # autocommit: one round trip per answer, and no pool checkout per message, which cost
+    # several times the statement itself.
+    _local: threading.local = field(default_factory=threading.local)
+    _connections: list[Connection] = field(default_factory=list)
+    # Successes of a concurrent batch are written in small groups (`delivery.marks`).
+    marks: MarkWriter | None = None
+
+    def connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            bind = self.sessions.kw["bind"]
+            conn = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._local.conn = conn
+            with self.lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def rare_write(self) -> Iterator[Session | Connection]:
+        """Where an uncommon answer is written: the thread's own connection when this batch
+        marks row by row, else a pooled session for that one write, so a concurrent batch's
+        threads do not each hold a connection (two workers at 64 threads would exceed
+        Postgres's default 100)."""
+        if self.marks is None:
+            yield self.connection()
+            return
+        with session_scope(self.sessions) as session:
+            yield session
+
+    def close_connections(self) -> None:
+        for conn in self._connections:
+            conn.close()
+        self._connections.clear()
 
     def may_send(self, delivery_id: int) -> bool:
-        """False once the run is halted or abandoned, or when this row's claim was lost."""
-        if self.halt.is_set() or not self.alive:
+        """False once the run is halted or abandoned, or when this row's claim was lost.
+
+        A halt on another worker is seen here at each renewal, and before that by the
+        transport, which checks it with every request.
+        """
+        if self.halt.seen() or not self.alive:
             return False
         if (clock.now() - self.claimed_at).total_seconds() > self.lease_s * RENEW_AFTER_LEASE_SHARE:
+            if self.halt.is_set():
+                return False
             self._renew()
         with self.lock:
             return self.alive and delivery_id in self.unsent
@@ -93,7 +137,7 @@ class _Batch:
                 "batch %s: run %s was abandoned; stopping", self.work.batch_id, self.work.run_id
             )
 
-    def send_one(self, user: User, delivery_id: int) -> None:
+    def send_one(self, user: Recipient, delivery_id: int) -> None:
         try:
             message = self.composer(user, self.work.local_date)
         except PanchangError as err:
@@ -103,22 +147,29 @@ class _Batch:
             outcome = deliver(self.transport, message, self.halt, self.deadline, self.policy)
         self._record(user, delivery_id, outcome)
 
-    def _record(self, user: User, delivery_id: int, outcome: Outcome) -> None:
+    def _record(self, user: Recipient, delivery_id: int, outcome: Outcome) -> None:
         at = clock.now()
         verdict = outcome.verdict
-        with session_scope(self.sessions) as session:
-            if verdict is Verdict.ACCEPTED:
-                assert outcome.receipt is not None
-                receipt = outcome.receipt
-                ledger.mark_done(session, delivery_id, receipt.status, receipt.message_id, at)
-            elif verdict in (Verdict.UNREACHABLE, Verdict.HOLD, Verdict.FINAL):
-                ledger.mark_failed(session, delivery_id, outcome.error or verdict, at, outcome.code)
-                if verdict is Verdict.UNREACHABLE:
-                    mark_unreachable(session, user.id, outcome.code, at)
-            else:  # DEFERRED, HALT, HALTED: not sent; the row goes back for a later run
-                ledger.release_one(
-                    session, delivery_id, self.token, at, outcome.error, outcome.code
+        if verdict is Verdict.ACCEPTED:
+            assert outcome.receipt is not None
+            receipt = outcome.receipt
+            if self.marks is not None:
+                self.marks.add(delivery_id, receipt.status, receipt.message_id, at)
+            else:
+                ledger.mark_done(
+                    self.connection(), delivery_id, receipt.status, receipt.message_id, at
                 )
+        elif verdict is Verdict.UNREACHABLE:
+            # Rare, and two rows that belong together: one short transaction of its own.
+            with session_scope(self.sessions) as session:
+                ledger.mark_failed(session, delivery_id, outcome.error or verdict, at, outcome.code)
+                mark_unreachable(session, user.id, outcome.code, at)
+        else:
+            with self.rare_write() as db:
+                if verdict in (Verdict.HOLD, Verdict.FINAL):
+                    ledger.mark_failed(db, delivery_id, outcome.error or verdict, at, outcome.code)
+                else:  # DEFERRED, HALT, HALTED: not sent; the row goes back for a later run
+                    ledger.release_one(db, delivery_id, self.token, at, outcome.error, outcome.code)
         if verdict not in (Verdict.ACCEPTED, Verdict.HALTED):
             log.warning(
                 "user %s: %s after %d attempts: %s",
@@ -140,9 +191,9 @@ class _Batch:
     def _halt(self, outcome: Outcome) -> None:
         with self.lock:
             self.halted = self.halted or outcome
+        if not outcome.halted_first:
+            return  # another thread or batch of the run halted it first, and told
         reason = outcome.error or "set-up error"
-        if not self.halt.set(reason):
-            return  # another batch of the run halted it first, and told
         with session_scope(self.sessions) as session:
             runs.record_halt(session, self.work.run_id, outcome.code, reason)
         work = self.work
@@ -185,11 +236,17 @@ def send_batch(
     )  # fmt: skip
     users, claimed = _claim(batch)
     todo = [(user, claimed[user.id]) for user in users if user.id in claimed]
+    if _concurrency(transport) > 1:
+        batch.marks = MarkWriter(sessions.kw["bind"])
     try:
         _send_all(batch, todo)
+        if batch.marks is not None:
+            batch.marks.close()  # every success written before the batch reports
     except BaseException as err:
         _record_failure(batch, err)
         raise
+    finally:
+        batch.close_connections()
     with session_scope(sessions) as session:
         if batch.unsent:  # stopped early: halted, or abandoned while this batch was slow
             ledger.release(session, batch.token)
@@ -209,54 +266,82 @@ def _deadline(work: BatchWork, settings: Settings) -> datetime | None:
     return start + timedelta(seconds=settings.late_grace_s)
 
 
-def _send_all(batch: _Batch, todo: list[tuple[User, int]]) -> None:
-    concurrency = max(1, int(getattr(batch.transport, "concurrency", 1)))
+def _concurrency(transport: Transport) -> int:
+    return max(1, int(getattr(transport, "concurrency", 1)))
+
+
+def _send_all(batch: _Batch, todo: list[tuple[Recipient, int]]) -> None:
+    concurrency = _concurrency(batch.transport)
     if concurrency == 1:
         for user, delivery_id in todo:
             if batch.may_send(delivery_id):
                 batch.send_one(user, delivery_id)
-            elif batch.halt.is_set() or not batch.alive:
+            elif batch.halt.seen() or not batch.alive:
                 return
         return
-    # At most `concurrency` sends in flight; a thread's error stops new sends and is raised.
-    free = threading.BoundedSemaphore(concurrency)
+    # `concurrency` threads take the next user in turn: at most that many sends in flight.
+    # The first thread to fail stops the others taking more, and its error is raised.
+    queue = iter(todo)
+    take = threading.Lock()
     failed: list[BaseException] = []
 
-    def done(future: Future[None]) -> None:
-        error = future.exception()
-        if error is not None:
-            failed.append(error)
-        free.release()
+    def sender() -> None:
+        while not failed:
+            with take:
+                item = next(queue, None)
+                if item is not None and not batch.may_send(item[1]):
+                    if batch.halt.seen() or not batch.alive:
+                        return
+                    continue
+            if item is None:
+                return
+            try:
+                batch.send_one(*item)
+            except BaseException as err:
+                failed.append(err)
+                return
 
-    with ThreadPoolExecutor(concurrency, thread_name_prefix=f"batch{batch.work.batch_id}") as pool:
-        for user, delivery_id in todo:
-            free.acquire()
-            if failed:
-                free.release()
-                break
-            if not batch.may_send(delivery_id):
-                free.release()
-                if batch.halt.is_set() or not batch.alive:
-                    break
-                continue
-            pool.submit(batch.send_one, user, delivery_id).add_done_callback(done)
+    threads = [
+        threading.Thread(target=sender, name=f"batch{batch.work.batch_id}-{n}", daemon=True)
+        for n in range(min(concurrency, len(todo)))
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except BaseException as err:
+        # Interrupted here (the task's soft time limit, a signal): stop the senders and wait
+        # for their requests in flight before anyone releases this batch's claims, or a row
+        # could be released and then sent by a thread still running.
+        failed.append(err)
+        for thread in threads:
+            thread.join()
+        raise
     if failed:
         raise failed[0]
 
 
-def _claim(batch: _Batch) -> tuple[list[User], dict[int, int]]:
+def _claim(batch: _Batch) -> tuple[list[Recipient], dict[int, int]]:
     """Load the batch's users and claim their ledger rows for the batch's token."""
     work = batch.work
     with session_scope(batch.sessions) as session:
-        query = select(User).where(
-            User.timezone == work.zone,
-            User.send_time == work.send_time,
-            User.sendable_at(work.active_at),
-            User.id > work.after_id,
-        )
+        query = (
+            select(
+                User.id, User.phone, User.timezone, User.send_time, User.latitude,
+                User.longitude, City.name,
+            )
+            .outerjoin(City, City.id == User.city_id)
+            .where(
+                User.timezone == work.zone,
+                User.send_time == work.send_time,
+                User.sendable_at(work.active_at),
+                User.id > work.after_id,
+            )
+        )  # fmt: skip
         if work.upto_id is not None:
             query = query.where(User.id <= work.upto_id)
-        users = list(session.scalars(query.order_by(User.id)))
+        users = [Recipient(*row) for row in session.execute(query.order_by(User.id))]
         user_ids = [user.id for user in users]
         at = clock.now()
         ledger.ensure_rows(session, user_ids, work.local_date, work.zone, work.send_time, at)
@@ -274,8 +359,14 @@ def _record_failure(batch: _Batch, err: BaseException) -> None:
     """On an unexpected error: free the claims not used and record the batch failed.
 
     A row whose send raised stays unsent and is released too: the error may have come after
-    the message left (a reset connection), so it may be sent twice rather than lost.
+    the message left (a reset connection), so it may be sent twice rather than lost. The
+    successes still queued for writing are written first, so they are not released.
     """
+    try:
+        if batch.marks is not None:
+            batch.marks.close()
+    except Exception:
+        log.exception("batch %s: could not write its last successes", batch.work.batch_id)
     try:
         with session_scope(batch.sessions) as session:
             if batch.unsent:

@@ -20,12 +20,15 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, Integer, Text, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from models import Delivery, DeliveryStatus
 from models.delivery import STATUS_RANK
+
+Executor = Session | Connection
+"""Where a ledger statement runs: a session's transaction, or a thread's own connection."""
 
 
 def ensure_rows(
@@ -38,8 +41,10 @@ def ensure_rows(
 ) -> None:
     """Create a pending row for each of `user_ids` on `local_date` unless it already exists.
 
-    One INSERT ... ON CONFLICT (user_id, local_date) DO NOTHING for the whole batch, so two
-    runs racing on the same users never fail on the unique constraint.
+    INSERT ... ON CONFLICT (user_id, local_date) DO NOTHING, so two runs racing on the same
+    users never fail on the unique constraint. Passed as many parameter sets to one cached
+    statement (SQLAlchemy sends them as multi-row VALUES pages), not as one literal VALUES
+    list, which would be compiled afresh for every batch.
     """
     if not user_ids:
         return
@@ -57,9 +62,7 @@ def ensure_rows(
     ]
     insert: Any = _dialect_insert(session)
     session.execute(
-        insert(Delivery)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["user_id", "local_date"])
+        insert(Delivery).on_conflict_do_nothing(index_elements=["user_id", "local_date"]), rows
     )
 
 
@@ -153,62 +156,73 @@ def count_held(session: Session, user_ids: Sequence[int], local_date: date) -> i
     )
 
 
+# The per-message statements, built once: a batch runs one per answer, from each of its
+# sending threads, on a connection that thread keeps (see `delivery.batch`).
+_MARK_DONE = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("row"))
+    .values(
+        status=bindparam("status"), message_id=bindparam("message_id"), sent_at=bindparam("at"),
+        updated_at=bindparam("at"), error=None, error_code=None,
+    )
+)  # fmt: skip
+_MARK_FAILED = (
+    update(Delivery)
+    .where(Delivery.id == bindparam("row"))
+    .values(
+        status=DeliveryStatus.FAILED.value, error=bindparam("error"),
+        error_code=bindparam("code"), updated_at=bindparam("at"),
+    )
+)  # fmt: skip
+_RELEASE_ONE = (
+    update(Delivery)
+    .where(
+        Delivery.id == bindparam("row"),
+        Delivery.claimed_by == bindparam("token"),
+        Delivery.status == DeliveryStatus.PENDING.value,
+    )
+    .values(
+        claimed_at=None, claimed_by=None, updated_at=bindparam("at"),
+        error=func.coalesce(bindparam("error", type_=Text()), Delivery.error),
+        error_code=func.coalesce(bindparam("code", type_=Integer()), Delivery.error_code),
+    )
+)  # fmt: skip
+
+
 def mark_done(
-    session: Session, delivery_id: int, status: str, message_id: str | None, at: datetime
+    db: Executor, delivery_id: int, status: str, message_id: str | None, at: datetime
 ) -> None:
     """Record one row's send as the transport took it: `sent` (outbox) or `accepted`
     (WhatsApp, with its message id)."""
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(
-            status=status, message_id=message_id, sent_at=at, updated_at=at, error=None,
-            error_code=None,
-        )
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    db.execute(
+        _MARK_DONE, {"row": delivery_id, "status": status, "message_id": message_id, "at": at}
+    )
 
 
 def mark_failed(
-    session: Session, delivery_id: int, error: str, at: datetime, code: int | None = None
+    db: Executor, delivery_id: int, error: str, at: datetime, code: int | None = None
 ) -> None:
     """Mark one claimed row failed (a dead letter) with `error` and the provider's `code`.
 
     A failed row is not claimed again by later runs; `panchang failures retry` sends it again.
     """
-    session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id)
-        .values(
-            status=DeliveryStatus.FAILED.value, error=error[:2000], error_code=code,
-            updated_at=at,
-        )
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    db.execute(_MARK_FAILED, {"row": delivery_id, "error": error[:2000], "code": code, "at": at})
 
 
 def release_one(
-    session: Session,
+    db: Executor,
     delivery_id: int,
     token: str,
     at: datetime,
     error: str | None = None,
     code: int | None = None,
 ) -> None:
-    """Give one unsent row back (pending, unclaimed), noting why: the next run sends it."""
-    values: dict[str, Any] = {"claimed_at": None, "claimed_by": None, "updated_at": at}
+    """Give one unsent row back (pending, unclaimed), noting why if `error`: the next run
+    sends it."""
+    params = {"row": delivery_id, "token": token, "at": at, "error": error, "code": code}
     if error is not None:
-        values.update(error=error[:2000], error_code=code)
-    session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.claimed_by == token,
-            Delivery.status == DeliveryStatus.PENDING.value,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+        params["error"] = error[:2000]
+    db.execute(_RELEASE_ONE, params)
 
 
 def close_unsent(

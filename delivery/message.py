@@ -7,39 +7,72 @@ the default: the day's panchangam for the user's place.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from models import User
 from panchangam import cached_compute, summary_text, template_parameters, to_json_dict
 from transport.base import Message
 
-Composer = Callable[[User, date], Message]
-"""Builds the message for (user, local date in the user's zone); pure, may not do I/O."""
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """What a message needs of a subscriber. A batch reads 500 of them as plain columns: ORM
+    objects cost more than the sends they feed."""
+
+    id: int
+    phone: str
+    timezone: str
+    send_time: str
+    latitude: float
+    longitude: float
+    city: str | None
 
 
-def place_of(user: User) -> str:
+Composer = Callable[[Recipient, date], Message]
+"""Builds the message for (recipient, local date in their zone); pure, may not do I/O."""
+
+
+def place_of(recipient: Recipient) -> str:
     """The place the message names: the user's city, else their coordinates in degrees."""
-    if user.city is not None:
-        return user.city.name
-    return f"{user.latitude:.4f},{user.longitude:.4f}"
+    if recipient.city is not None:
+        return recipient.city
+    return f"{recipient.latitude:.4f},{recipient.longitude:.4f}"
 
 
-def compose_message(user: User, local_date: date) -> Message:
+def compose_message(recipient: Recipient, local_date: date) -> Message:
     """The day's panchangam for the user's own coordinates and local date.
 
     `text` is the readable summary (the outbox line); `fields` carries the structured values;
-    `params` fills the WhatsApp template.
+    `params` fills the WhatsApp template. `fields` and `params` are shared by every user of the
+    same place and date: read them, never change them.
     """
-    day = cached_compute(local_date, user.latitude, user.longitude, user.timezone)
-    city = user.city.name if user.city is not None else None
-    fields: dict[str, Any] = {"place": place_of(user), **to_json_dict(day)}
-    return Message(
-        to=user.phone,
-        timezone=user.timezone,
-        local_date=local_date,
-        send_time=user.send_time,
-        text=summary_text(day, city),
-        fields=fields,
-        params=template_parameters(day, place_of(user)),
+    text, fields, params = _content(
+        local_date,
+        recipient.latitude,
+        recipient.longitude,
+        recipient.timezone,
+        place_of(recipient),
+        recipient.city,
     )
+    return Message(
+        to=recipient.phone,
+        timezone=recipient.timezone,
+        local_date=local_date,
+        send_time=recipient.send_time,
+        text=text,
+        fields=fields,
+        params=params,
+    )
+
+
+# Everyone at one place gets the same text on a date: rendering it (0.4 ms) once per place
+# instead of once per user matters at 1,000 messages/s. Sized like the panchangam cache.
+@lru_cache(maxsize=8192)
+def _content(
+    local_date: date, latitude: float, longitude: float, zone: str, place: str, city: str | None
+) -> tuple[str, dict[str, Any], dict[str, str]]:
+    day = cached_compute(local_date, latitude, longitude, zone)
+    fields: dict[str, Any] = {"place": place, **to_json_dict(day)}
+    return summary_text(day, city), fields, template_parameters(day, place)

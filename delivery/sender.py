@@ -50,6 +50,8 @@ class Outcome:
     code: int | None = None
     error: str | None = None
     attempts: int = 0
+    # For HALT: this send halted the run first (it records the halt and alerts).
+    halted_first: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,11 @@ DEFAULT_POLICY = RetryPolicy()
 
 class Halt:
     """A run's stop switch: set by the first set-up error, seen by every thread of this batch
-    at once and by the run's other batches, on any worker, through a key in Redis."""
+    at once and by the run's other batches, on any worker, through a key in Redis.
+
+    The transport checks the key in the same round trip that reserves a send slot (`key`), so
+    no request starts after a halt was recorded anywhere; `seen()` is the free local check.
+    """
 
     def __init__(self, client: redis.Redis | None, run_id: int, ttl_s: int = 86400) -> None:
         self._client = client
@@ -77,7 +83,21 @@ class Halt:
         self._ttl_s = ttl_s
         self._local = False
 
+    @property
+    def key(self) -> str | None:
+        """The Redis key to check before a send; None when the halt is local only."""
+        return self._key if self._client is not None else None
+
+    def seen(self) -> bool:
+        """Whether this process knows the run is halted (no round trip)."""
+        return self._local
+
+    def note(self) -> None:
+        """Remember a halt the transport reported."""
+        self._local = True
+
     def is_set(self) -> bool:
+        """Whether the run is halted, asking Redis when this process does not know yet."""
         if self._local:
             return True
         if self._client is not None and self._client.exists(self._key):
@@ -106,12 +126,19 @@ def deliver(
     `deadline` (aware) is the end of the slot's grace period: no retry starts after it.
     """
     for attempt in range(1, policy.max_attempts + 1):
-        if halt.is_set():
+        if halt.seen():
             return Outcome(Verdict.HALTED, attempts=attempt - 1)
         try:
-            return Outcome(Verdict.ACCEPTED, transport.send(message), attempts=attempt)
+            return Outcome(Verdict.ACCEPTED, transport.send(message, halt.key), attempts=attempt)
         except TransportError as err:
             failure = err
+        if failure.kind is FailureKind.HALTED:
+            halt.note()
+            return Outcome(Verdict.HALTED, attempts=attempt - 1)
+        if failure.kind is FailureKind.SETUP:
+            # Halt before anything else, so no thread or worker starts another request.
+            first = halt.set(str(failure))
+            return Outcome(Verdict.HALT, None, failure.code, str(failure), attempt, first)
         if failure.kind is not FailureKind.TRANSIENT:
             return _final(failure, attempt)
         pause = policy.pause_s(attempt, rng)
@@ -128,7 +155,6 @@ def deliver(
 def _final(failure: TransportError, attempts: int) -> Outcome:
     verdict = {
         FailureKind.UNREACHABLE: Verdict.UNREACHABLE,
-        FailureKind.SETUP: Verdict.HALT,
         FailureKind.HOLD: Verdict.HOLD,
         FailureKind.FINAL: Verdict.FINAL,
     }[failure.kind]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -142,7 +142,9 @@ def deactivate_user(session: Session, now: datetime, user_id: int) -> UserChange
     return UserChange(user, (Slot(user.timezone, user.send_time),))
 
 
-def mark_unreachable(session: Session, user_id: int, code: int | None, at: datetime) -> bool:
+def mark_unreachable(
+    session: Session | Connection, user_id: int, code: int | None, at: datetime
+) -> bool:
     """Record that WhatsApp cannot reach the user (error `code`): no run sends to them until
     they are reactivated. False when they were already marked."""
     result = session.execute(

@@ -19,7 +19,7 @@ from transport.outbox import OutboxTransport
 
 
 class FaultyOutbox(OutboxTransport):
-    def send(self, message: Message) -> Receipt:
+    def send(self, message: Message, halt_key: str | None = None) -> Receipt:
         fail_for = os.environ.get("PANCHANG_TEST_FAIL_ONCE_FOR")
         if fail_for and message.to == fail_for:
             try:

@@ -72,7 +72,7 @@ def test_worker_and_beat_are_plain_celery_commands_with_no_scheduler_flag() -> N
 
 def test_app_services_get_every_setting_from_the_environment() -> None:
     services = compose()["services"]
-    for name in ("migrate", "worker", "beat"):
+    for name in APP_SERVICES:
         env = services[name]["environment"]
         settings = Settings.from_env(env)
         assert settings.database_url.startswith("postgresql")
@@ -103,13 +103,14 @@ def test_migrations_run_before_worker_and_beat_start() -> None:
 # Every service, and every command an app service may run. A cron container by any name (an
 # image like mcuadros/ofelia, a `crond` entrypoint, a `sh -c "while sleep 600; do ...; done"`
 # loop, a periodic healthcheck doing work) changes one of these and fails below.
-SERVICES = {"redis", "postgres", "migrate", "worker", "beat"}
-APP_SERVICES = ("migrate", "worker", "beat")
+SERVICES = {"redis", "postgres", "migrate", "worker", "beat", "web"}
+APP_SERVICES = ("migrate", "worker", "beat", "web")
 APP_IMAGE = "panchang-scheduler:latest"
 PROGRAMS = {
     "migrate": ["panchang", "db", "upgrade"],
     "worker": ["celery", "-A", "tasks", "worker"],
     "beat": ["celery", "-A", "tasks", "beat"],
+    "web": ["panchang", "web"],
 }
 # Options that only tune a process; anything else (`-B` embeds a second Beat in the worker,
 # `-S` swaps the scheduler) changes what runs and must be reviewed here.
@@ -117,6 +118,7 @@ TUNING_OPTIONS: dict[str, set[str]] = {
     "migrate": set(),
     "worker": {"--loglevel", "--concurrency"},
     "beat": {"--loglevel"},
+    "web": {"--host", "--port"},
 }
 PROBES = {
     "redis": ["CMD", "redis-cli", "ping"],
@@ -133,8 +135,10 @@ def is_known_command(name: str, command: list[str]) -> bool:
     )
 
 
-def test_the_services_are_exactly_redis_postgres_migrate_worker_and_beat() -> None:
+def test_the_services_are_exactly_redis_postgres_migrate_worker_beat_and_web() -> None:
     assert set(compose()["services"]) == SERVICES
+    # The webhook needs WhatsApp's secrets: it runs only when that profile is asked for.
+    assert compose()["services"]["web"]["profiles"] == ["whatsapp"]
 
 
 def test_no_service_overrides_its_entrypoint() -> None:

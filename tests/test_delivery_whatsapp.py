@@ -218,3 +218,42 @@ def test_failures_that_a_retry_fixed_raise_no_alert(
     assert (summary.sent, summary.failed) == (4, 0)
     assert cloud_api.alerts() == []
     assert all(d.error is None and d.error_code is None for d in rows(sessions).values())
+
+
+def test_an_interrupted_batch_stops_its_senders_before_releasing_their_claims(
+    sessions: sessionmaker[Session], wa: Settings, cloud_api: Any, redis_client: redis.Redis
+) -> None:
+    """A soft time limit lands in the main thread while sending threads are mid-request: no
+    row may be released while a thread could still send it."""
+    import threading
+
+    from delivery import batch as batch_module
+    from delivery.slot_run import plan_run
+
+    add_users(sessions, 30)
+    with clock.frozen(FIRE):
+        plan = plan_run(sessions, wa, ZONE, "06:30", FIRE + timedelta(seconds=1))
+    real_join = threading.Thread.join
+    joins = [0]
+
+    def interrupted_join(self: threading.Thread, timeout: float | None = None) -> None:
+        joins[0] += 1
+        if joins[0] == 1:  # the first join: the task's time limit strikes
+            raise TimeoutError("soft time limit")
+        real_join(self, timeout)
+
+    cloud_api.script({digits(n): ["timeout:0.3"] for n in range(30)})
+    transport = configured_transport(wa, redis_client)
+    try:
+        threading.Thread.join = interrupted_join  # type: ignore[method-assign]
+        with clock.frozen(FIRE), pytest.raises(TimeoutError):
+            batch_module.send_batch(
+                sessions, transport, wa, plan.batch_ids[0], redis_client=redis_client
+            )
+    finally:
+        threading.Thread.join = real_join  # type: ignore[method-assign]
+    sent = {r["recipient"] for r in cloud_api.requests()}
+    released = {p for p, d in rows(sessions).items() if d.status == "pending" and not d.claimed_by}
+    # Every user either got a request (and is marked accepted) or was released unsent.
+    assert sent.isdisjoint(released)
+    assert {p for p, d in rows(sessions).items() if d.status == "accepted"} == sent

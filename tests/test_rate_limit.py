@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from whatsapp.rate_limit import RateLimiter
+from whatsapp.rate_limit import BURST_SHARE, RateLimiter
 
 KEY = "panchang:ratelimit:106540352242922"
 
@@ -45,9 +45,10 @@ def test_four_processes_together_stay_within_the_rate_in_every_second(redis_url:
     for proc in procs:
         proc.join(timeout=10)
     assert len(stamps) == 240
-    # 240 sends at 50/s take about 4.8 s, and no second holds more than the rate (+1 at the
-    # window's edge), however the four processes interleave.
-    assert max_in_any_window(stamps) <= rate + 1
+    # 240 sends at 50/s take about 4.8 s, and no second holds more than the rate plus its 5%
+    # burst (+1 at the window's edge), however the four processes interleave: inside the 10%
+    # (+1) the business number allows.
+    assert max_in_any_window(stamps) <= rate * (1 + BURST_SHARE) + 1 <= rate * 1.1 + 1
     assert 4.5 < max(stamps) - min(stamps) < 6.5
 
 
@@ -58,10 +59,26 @@ def test_after_a_throughput_error_every_sender_pauses(redis_client: redis.Redis)
     other = RateLimiter(redis_client, KEY, 100.0, sleep=slept.append)  # another process
     other.slow_down(1.0)
     limiter.wait()
-    assert slept[-1] > 0.95  # the next slot is a second away for everyone
+    assert slept[-1] > 0.9  # the next slot is a second away for everyone (less the burst)
 
 
 def test_the_window_count_is_exact_on_a_known_pattern() -> None:
     # [0.99, 1.99) holds 0.99, 1.0, 1.5 and 1.98; 2.0 is outside it.
     assert max_in_any_window([0.0, 0.5, 0.99, 1.0, 1.5, 1.98, 2.0]) == 4
     assert max_in_any_window([]) == 0
+
+
+def test_a_halted_run_gets_no_slot_in_the_same_round_trip(redis_client: redis.Redis) -> None:
+    import pytest
+
+    from core.errors import FailureKind, TransportError
+
+    slept: list[float] = []
+    limiter = RateLimiter(redis_client, KEY, 100.0, sleep=slept.append)
+    redis_client.set("panchang:halt:run:7", "WhatsApp error 190")
+    with pytest.raises(TransportError) as caught:
+        limiter.wait("panchang:halt:run:7")
+    assert caught.value.kind is FailureKind.HALTED
+    assert redis_client.get(KEY) is None  # nothing reserved
+    limiter.wait("panchang:halt:run:8")  # another run goes on
+    assert redis_client.get(KEY) is not None

@@ -25,7 +25,7 @@ from core.names import SEND_TASK
 from core.settings import Settings
 from delivery import runs as run_records
 from delivery.batch import send_batch
-from delivery.message import compose_message
+from delivery.message import Recipient, compose_message
 from delivery.slot_run import RunSummary, plan_run, run_slot
 from models import City, Delivery, RunOutcome, RunTrigger, SendBatch, SendRun, User
 from models.db import session_scope
@@ -110,7 +110,7 @@ class RecordingTransport:
         self.fail_for = fail_for
         self._lock = threading.Lock()
 
-    def send(self, message: Message) -> Receipt:
+    def send(self, message: Message, halt_key: str | None = None) -> Receipt:
         if message.to in self.fail_for:
             raise TransportError(f"recipient {message.to} unreachable")
         with self._lock:
@@ -241,7 +241,7 @@ def test_unexpected_error_records_the_run_failed_and_frees_the_unsent_users_at_o
 ) -> None:
     phones = add_users(sessions, 3)
 
-    def composer(user: User, local_date: date) -> Message:
+    def composer(user: Recipient, local_date: date) -> Message:
         if user.phone == phones[1]:
             raise RuntimeError("composer bug")
         return compose_message(user, local_date)
@@ -435,7 +435,7 @@ def test_each_row_is_marked_sent_before_the_next_message_goes_out(
     seen: list[list[str]] = []
 
     class Inspecting(RecordingTransport):
-        def send(self, message: Message) -> Receipt:
+        def send(self, message: Message, halt_key: str | None = None) -> Receipt:
             # What a process killed right now would leave in the ledger.
             seen.append([d.status for d in deliveries(sessions)])
             return super().send(message)
@@ -460,7 +460,7 @@ def test_a_slow_batch_renews_its_claims_so_another_run_cannot_take_them(
     transport = RecordingTransport()
 
     class Slow(RecordingTransport):
-        def send(self, message: Message) -> Receipt:
+        def send(self, message: Message, halt_key: str | None = None) -> Receipt:
             receipt = transport.send(message)
             now[0] += timedelta(seconds=lease * 0.4)  # each send takes 40% of the lease
             if len(transport.sent) == 3:
@@ -485,7 +485,7 @@ def test_a_batch_stops_when_its_run_was_abandoned_and_frees_its_claims(
     plan = _plan(sessions, settings)
 
     class Stalling(RecordingTransport):
-        def send(self, message: Message) -> Receipt:
+        def send(self, message: Message, halt_key: str | None = None) -> Receipt:
             receipt = super().send(message)
             if len(self.sent) == 2:
                 # The process hung for longer than the lease; the reconciler gave up on it.

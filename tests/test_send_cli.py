@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -178,3 +179,22 @@ def test_runs_shows_a_silent_run_as_stale_before_the_reconciler_abandons_it(
     assert (run["status"], run["outcome"], run["last_report_age_s"]) == (
         "stale", None, settings.claim_lease_s + 30,
     )  # fmt: skip
+
+
+def test_send_now_queue_hands_the_batches_to_the_workers_and_returns(
+    sessions: sessionmaker[Session], settings: Settings, redis_url: str, redis_client: Any
+) -> None:
+    for n in range(5):
+        add_user(sessions, f"+1212456780{n}")
+    env = {
+        "DATABASE_URL": settings.database_url, "PANCHANG_OUTBOX": str(settings.outbox_path),
+        "REDIS_URL": redis_url, "PANCHANG_SEND_BATCH_SIZE": "2",
+    }  # fmt: skip
+    with clock.frozen(AFTERNOON):
+        result = CliRunner().invoke(main, ["send-now", ZONE, "--queue", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["outcome"], summary["sent"]) == ("running", 0)  # the workers send it
+    queued = [json.loads(raw)["headers"] for raw in redis_client.lrange("celery", 0, -1)]
+    assert [h["task"] for h in queued] == ["panchang.send_batch"] * 3  # 5 users, 2 a batch
+    assert not settings.outbox_path.exists()

@@ -57,7 +57,7 @@ class Scripted:
         self.steps = list(steps)
         self.calls = 0
 
-    def send(self, message: Message) -> Receipt:
+    def send(self, message: Message, halt_key: str | None = None) -> Receipt:
         self.calls += 1
         step = self.steps.pop(0)
         if isinstance(step, TransportError):

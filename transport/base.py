@@ -42,9 +42,11 @@ class Transport(Protocol):
 
     `send` returns a Receipt once the message is taken, or raises
     `core.errors.TransportError`, whose `kind` tells the run what to do (retry, stop sending to
-    this user, halt). `concurrency` is how many sends one process may have in flight at once.
+    this user, halt). A transport that checks anything remote before sending checks
+    `halt_key` (a Redis key set when the run was halted on any worker) in the same step.
+    `concurrency` is how many sends one process may have in flight at once.
     """
 
     concurrency: int
 
-    def send(self, message: Message) -> Receipt: ...
+    def send(self, message: Message, halt_key: str | None = None) -> Receipt: ...

@@ -27,8 +27,9 @@ class OutboxTransport:
         self.path = Path(path)
         self.fsync = fsync
 
-    def send(self, message: Message) -> Receipt:
-        """Append `message`; TransportError when the file cannot be written."""
+    def send(self, message: Message, halt_key: str | None = None) -> Receipt:
+        """Append `message`; TransportError when the file cannot be written. (No remote set-up
+        can break, so nothing halts an outbox run: `halt_key` is not needed.)"""
         record = {
             "to": message.to,
             "timezone": message.timezone,

@@ -40,6 +40,7 @@ class CloudApi:
     ) -> None:
         self.settings = settings
         headers = {"Authorization": f"Bearer {settings.token}", "Content-Type": "application/json"}
+        self._headers = headers
         # One keep-alive connection per sending thread; `block` makes a thread wait for one
         # rather than open more than the pool holds. No retries here: the run decides them.
         options: dict[str, Any] = {
@@ -53,6 +54,9 @@ class CloudApi:
         self._http: urllib3.PoolManager = (
             urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
         )
+        # Every request goes to one host: its pool, looked up once rather than per request.
+        self._pool = self._http.connection_from_url(settings.api_url)
+        self._prefix = urlsplit(settings.api_url).path.rstrip("/")
 
     def close(self) -> None:
         self._http.clear()
@@ -90,12 +94,16 @@ class CloudApi:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        url = f"{self.settings.api_url}/{path}"
+        url = f"{self._prefix}/{path}"
         if params:
             url += "?" + urlencode(params)
         try:
-            response = self._http.request(
-                method, url, body=None if body is None else json.dumps(body).encode()
+            response = self._pool.urlopen(
+                method,
+                url,
+                body=None if body is None else json.dumps(body).encode(),
+                headers=self._headers,
+                retries=False,
             )
         except urllib3.exceptions.HTTPError as err:
             # Timeouts, refused and reset connections: nothing was answered, so retry. The

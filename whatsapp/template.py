@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,9 @@ class Template:
     body: str
     examples: dict[str, str]
 
-    @property
+    @cached_property
     def parameter_names(self) -> list[str]:
-        """The body's parameters in order of first appearance."""
+        """The body's parameters in order of first appearance (read for every send)."""
         return list(dict.fromkeys(_PARAM.findall(self.body)))
 
     def render(self, params: dict[str, str]) -> str:

@@ -33,8 +33,9 @@ class WhatsAppTransport:
         self.language = language
         self.concurrency = concurrency
 
-    def send(self, message: Message) -> Receipt:
-        """One request; TransportError (with its kind and code) when WhatsApp refuses."""
+    def send(self, message: Message, halt_key: str | None = None) -> Receipt:
+        """One request; TransportError (with its kind and code) when WhatsApp refuses, or
+        (kind HALTED) without a request when `halt_key` says the run was halted."""
         payload = {
             "type": "template",
             "template": {
@@ -43,7 +44,7 @@ class WhatsAppTransport:
                 "components": [self.template.body_component(message.params)],
             },
         }
-        self.limiter.wait()
+        self.limiter.wait(halt_key)
         try:
             message_id = self.api.send(message.to, payload)
         except TransportError as err:
