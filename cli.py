@@ -6,20 +6,56 @@ Every listing takes `--json` for scripts; errors are one line on stderr and a no
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
 from core.console import AppContext
-from delivery.commands import deliveries_command, failures, runs_command, send_now
-from embedded.commands import run
-from models.commands import db
-from panchangam.command import panchangam_command
-from scheduler.commands import entries, resync
-from subscribers.commands import users
-from web.commands import web
-from whatsapp.commands import template
+
+# name -> ("module:attribute", one line of help). Each group is imported only when it runs:
+# importing them all (SQLAlchemy, numpy through the panchangam, Celery, the web stack) made even
+# `panchang --help` take most of a second, and a container healthcheck pays that every 10 s.
+COMMANDS = {
+    "db": ("models.commands:db", "Database schema."),
+    "users": ("subscribers.commands:users", "Subscribers: add, change, show, erase, import."),
+    "resync": ("scheduler.commands:resync", "Reconcile RedBeat entries with the active users now."),
+    "entries": ("scheduler.commands:entries", "What fires when, and what is wrong."),
+    "send-now": ("delivery.commands:send_now", "Send a slot's message now to who has not had it."),
+    "runs": ("delivery.commands:runs_command", "What the slot runs did."),
+    "deliveries": ("delivery.commands:deliveries_command", "Each user's message: the ledger."),
+    "failures": ("delivery.commands:failures", "Dead letters; `failures retry` sends them again."),
+    "report": ("maintenance.commands:report_command", "Each finished local date's outcomes."),
+    "health": ("ops.health_command:health", "Is everything up? Exit 0 when healthy."),
+    "timeline": ("ops.timeline_command:timeline_command", "The day's slots on a UTC axis."),
+    "panchangam": ("panchangam.command:panchangam_command", "The panchangam of a place and date."),
+    "template": ("whatsapp.commands:template", "The WhatsApp message template."),
+    "run": ("embedded.commands:run", "Run everything: Beat, a worker, a sync (and Redis)."),
+    "web": ("web.commands:web", "Serve WhatsApp's webhook."),
+}  # fmt: skip
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use; `--help` lists them from COMMANDS."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = COMMANDS[cmd_name][0].split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="panchang-scheduler", prog_name="panchang")
 @click.option(
     "--database-url",
     envvar="DATABASE_URL",
@@ -39,13 +75,6 @@ def main(ctx: click.Context, database_url: str | None, redis_url: str | None) ->
     if redis_url:
         overrides["REDIS_URL"] = redis_url
     ctx.obj = AppContext(overrides)
-
-
-for command in (
-    db, users, resync, entries, send_now, runs_command, deliveries_command, failures,
-    panchangam_command, template, run, web,
-):  # fmt: skip
-    main.add_command(command)
 
 
 if __name__ == "__main__":

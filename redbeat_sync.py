@@ -35,6 +35,7 @@ from core.errors import ServiceUnavailableError, ValidationError
 from core.names import SYNC_LOCK_KEY
 from core.settings import Settings
 from models.user import User
+from ops import heartbeats
 from scheduler.slots import Slot
 from scheduler.store import EntryStore, StoredEntry, definition_for, same_definition
 
@@ -73,9 +74,12 @@ class SyncReport:
     unchanged: int
     skipped_users: dict[str, int]
     duration_ms: float
+    # True when nothing was written: the lists say what a sync would do.
+    dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "dry_run": self.dry_run,
             "created": self.created,
             "updated": self.updated,
             "deleted": self.deleted,
@@ -202,6 +206,7 @@ def sync(
         unchanged=steps.unchanged,
         skipped_users=state.wanted.skipped,
         duration_ms=(time.perf_counter() - started) * 1000,
+        dry_run=dry_run,
     )
     if not dry_run and not steps.empty:
         log.info(
@@ -213,6 +218,12 @@ def sync(
         )
     for value, count in report.skipped_users.items():
         log.warning("sync: skipped %d user(s) with invalid zone or time %r", count, value)
+    if scope is None and not dry_run:
+        # Only a full sync vouches for every entry; `panchang health` reports its age.
+        try:
+            heartbeats.record_sync(client, len(steps.create), len(steps.update), len(steps.delete))
+        except redis.RedisError as err:
+            log.warning("sync: could not record the sync for `panchang health`: %s", err)
     return report
 
 
@@ -245,11 +256,21 @@ def _compute(
     return _State(wanted, definitions, current, plan(definitions, current))
 
 
-def main() -> None:
-    """`python redbeat_sync.py`: one full sync with settings from the environment; prints the
-    report as JSON, or one line on stderr and a non-zero exit when it cannot run."""
+def main(argv: list[str] | None = None) -> None:
+    """`python redbeat_sync.py [--dry-run]`: one full sync with settings from the environment;
+    prints the report as JSON, or one line on stderr and a non-zero exit when it cannot run."""
+    import argparse
     import json
     import sys
+
+    parser = argparse.ArgumentParser(
+        prog="redbeat_sync.py",
+        description="Reconcile the RedBeat entries in Redis with the slots of active users "
+        "(DATABASE_URL, REDIS_URL and PANCHANG_* from the environment); prints the report as "
+        "JSON. The same as `panchang resync --json`.",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    args = parser.parse_args(argv)
 
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -264,6 +285,7 @@ def main() -> None:
                 session_factory(make_engine(settings.database_url)),
                 connect(settings.require_redis_url(), settings.redis_source),
                 settings,
+                dry_run=args.dry_run,
             )
         except SQLAlchemyError as err:
             raise explain(err, settings.database_url) from err

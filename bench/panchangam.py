@@ -21,6 +21,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench
 sys.path.insert(0, str(_ROOT))
 
 import panchangam  # noqa: E402
+from bench.machine import cpu_model  # noqa: E402
 from panchangam import astro  # noqa: E402
 from panchangam.day import day_sky  # noqa: E402
 
@@ -32,19 +33,8 @@ ZONES = [
 DAY = date(2025, 3, 9)  # a US DST change day, for good measure
 
 
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
-    print(f"nproc={os.cpu_count()} cpu={_cpu()!r} python={platform.python_version()}")
+    print(f"nproc={os.cpu_count()} cpu={cpu_model()!r} python={platform.python_version()}")
     t0 = time.perf_counter()
     astro._load()
     print(f"ephemeris load: {(time.perf_counter() - t0) * 1e3:.0f} ms (once per process)")

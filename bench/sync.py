@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import redbeat_sync  # noqa: E402
+from bench.machine import cpu_model  # noqa: E402
 from core.names import SYNC_LOCK_KEY  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from embedded import redis_server  # noqa: E402
@@ -193,12 +194,7 @@ def writes_during(client: redis.Redis, action: Callable[[], None]) -> list[str]:
 
 
 def machine_line(url: str, client: redis.Redis) -> str:
-    cpu = "?"
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     with open("/proc/meminfo") as fh:
         mem_gb = int(fh.readline().split()[1]) / 1024**2
     engine = make_engine(url)

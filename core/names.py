@@ -20,11 +20,22 @@ SYNC_TASK = "panchang.sync_redbeat"
 """Reconciles RedBeat entries with the database."""
 RECONCILE_TASK = "panchang.reconcile_sends"
 """Finds slot occurrences that passed without a complete run and queues them again."""
+CLEANUP_TASK = "panchang.cleanup"
+"""Deletes ledger rows and run records older than PANCHANG_RETENTION_DAYS, in small batches."""
+DAILY_REPORT_TASK = "panchang.daily_report"
+"""Rolls each finished local date's sends into `daily_stats`."""
+WEEKLY_SUMMARY_TASK = "panchang.weekly_summary"
+"""Alerts last ISO week's totals and worst slots (only when PANCHANG_ALERT_URL is set)."""
 
 # --- Static Beat entries ---------------------------------------------------------------------
 
 SYNC_ENTRY = "panchang:sync"
 RECONCILE_ENTRY = "panchang:reconcile"
+# Maintenance statics. Outside `panchang:send:`, so the sync and our Beat's slot checks never
+# touch them (both look only under the entry prefix).
+CLEANUP_ENTRY = "panchang:cleanup"
+DAILY_REPORT_ENTRY = "panchang:daily-report"
+WEEKLY_SUMMARY_ENTRY = "panchang:weekly-summary"
 
 # --- RedBeat's key layout --------------------------------------------------------------------
 
@@ -84,6 +95,30 @@ def alert_key(kind: str, zone: str, send_time: str, local_date: str) -> str:
     return f"panchang:alert:{kind}:{zone}@{send_time}/{local_date}"
 
 
+def summary_alert_key(iso_week: str) -> str:
+    """Set when the weekly summary of `iso_week` ('2026-W47') went out: one per week, however
+    often the task runs (a retried or doubled Beat tick)."""
+    return f"panchang:alert:weekly-summary/{iso_week}"
+
+
 def rate_limit_key(phone_number_id: str) -> str:
     """The shared rate limit of one business phone number (a GCRA timestamp)."""
     return f"panchang:ratelimit:{phone_number_id}"
+
+
+# --- Health (`panchang health`) --------------------------------------------------------------
+
+BEAT_HEARTBEAT_KEY = "panchang:health:beat"
+"""Written by the Beat that ticks, every tick: host, pid, time, whether it held RedBeat's lock.
+One key, not one per Beat: only the lock holder ticks (a standby waits inside RedBeat's lock
+acquire and never reaches a tick)."""
+WORKER_HEARTBEAT_PREFIX = "panchang:health:worker:"
+SYNC_HEARTBEAT_KEY = "panchang:health:sync"
+"""The last successful full sync: time and created/updated/deleted counts."""
+CELERY_QUEUE_KEY = "celery"
+"""Celery's default queue: with the Redis broker, a list of waiting messages."""
+
+
+def worker_heartbeat_key(host: str, pid: int) -> str:
+    """Refreshed every few seconds by one worker process (found with SCAN on the prefix)."""
+    return f"{WORKER_HEARTBEAT_PREFIX}{host}:{pid}"

@@ -22,11 +22,16 @@ STATE_DIR = Path(".panchang")
 # Written by `panchang run` when it starts its own Redis, so that other `panchang` commands in a
 # second terminal find that server with no configuration.
 RUNTIME_REDIS_FILE = STATE_DIR / "redis.url"
+LOG_FORMATS = ("text", "json")
 
 # Occurrences of a daily send time are 23 to 25 hours apart (DST), so a run within 11 hours of
 # one occurrence is always more than 11 hours from the next: below this bound the occurrence a
 # late run belongs to is never ambiguous. At 12 h, a run 12 h late is as near tomorrow's.
 MAX_LATE_GRACE_S = 11 * 3600
+
+# The reconciler reads the last two local dates' runs and the daily report re-reads a date's
+# ledger rows for a day after the date has ended everywhere: a week keeps both well clear.
+MIN_RETENTION_DAYS = 7
 
 SQLITE_EXAMPLE = "sqlite:///.panchang/panchang.db"
 POSTGRES_EXAMPLE = "postgresql://user:password@host:5432/panchang"
@@ -134,6 +139,12 @@ class Settings:
     alert_urls: tuple[str, ...] = field(default=(), repr=False)
     # Alert when a slot's final failures exceed this share of its users.
     alert_failure_ratio: float = 0.05
+    # Ledger rows and run records older than this many days (by local date) are deleted by the
+    # nightly cleanup; `daily_stats` keeps the counts.
+    retention_days: int = 90
+    # `text` (people at a terminal) or `json` (one object per line, with the slot, run, batch
+    # and user ids as fields, for a log platform to index).
+    log_format: str = "text"
     # Where `redis_url` came from, for error messages: "REDIS_URL" or the runtime file.
     redis_source: str = "REDIS_URL"
     # Why `redis_url` is None although a runtime file exists (its server does not answer).
@@ -172,6 +183,19 @@ class Settings:
             raise ConfigError(
                 f"invalid PANCHANG_ALERT_FAILURE_RATIO {ratio:g}: a share of users, 0 to 1"
             )
+        retention_days = _positive_int(env, "PANCHANG_RETENTION_DAYS", 90)
+        if retention_days < MIN_RETENTION_DAYS:
+            raise ConfigError(
+                f"invalid PANCHANG_RETENTION_DAYS {retention_days}: must be at least "
+                f"{MIN_RETENTION_DAYS}; the reconciler and the daily report still read a "
+                "week's rows"
+            )
+        log_format = (env.get("PANCHANG_LOG_FORMAT") or "text").strip().lower()
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"invalid PANCHANG_LOG_FORMAT {env.get('PANCHANG_LOG_FORMAT')!r}: must be "
+                f"{' or '.join(LOG_FORMATS)}"
+            )
         return cls(
             database_url=database_url(
                 env.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'panchang.db'}"
@@ -191,6 +215,8 @@ class Settings:
             send_batch_size=_positive_int(env, "PANCHANG_SEND_BATCH_SIZE", 500),
             alert_urls=tuple((env.get("PANCHANG_ALERT_URL") or "").split()),
             alert_failure_ratio=ratio,
+            retention_days=retention_days,
+            log_format=log_format,
         )
 
     def to_env(self) -> dict[str, str]:
@@ -208,6 +234,8 @@ class Settings:
             "PANCHANG_SEND_BATCH_SIZE": str(self.send_batch_size),
             "PANCHANG_ALERT_URL": " ".join(self.alert_urls),
             "PANCHANG_ALERT_FAILURE_RATIO": f"{self.alert_failure_ratio:g}",
+            "PANCHANG_RETENTION_DAYS": str(self.retention_days),
+            "PANCHANG_LOG_FORMAT": self.log_format,
             **self.whatsapp.to_env(),
         }
         if self.redis_url:

@@ -29,14 +29,23 @@ class Alerts:
 
     def send(self, kind: str, slot: Slot, local_date: date, title: str, body: str) -> bool:
         """Alert once for (`kind`, `slot`, `local_date`); True when this call sent it."""
+        key = alert_key(kind, slot.zone, slot.send_time, local_date.isoformat())
+        return self._once(key, logging.ERROR, kind, title, body)
+
+    def send_once(self, key: str, kind: str, title: str, body: str) -> bool:
+        """Alert once per Redis `key` (not tied to a slot: the weekly summary); True when this
+        call sent it. A report, not a fault: logged at INFO, so it does not page whoever
+        watches ERRORs."""
+        return self._once(key, logging.INFO, kind, title, body)
+
+    def _once(self, key: str, level: int, kind: str, title: str, body: str) -> bool:
         if self._client is not None:
-            key = alert_key(kind, slot.zone, slot.send_time, local_date.isoformat())
             try:
                 if not self._client.set(key, title, nx=True, ex=DEDUPE_TTL_S):
                     return False
             except redis.RedisError as err:
                 log.warning("alert dedupe unavailable (%s); sending anyway", err)
-        log.error("ALERT %s: %s. %s", kind, title, body)
+        log.log(level, "ALERT %s: %s. %s", kind, title, body)
         if self._urls:
             self._notify(title, body)
         return True

@@ -173,11 +173,12 @@ class _Batch:
         if verdict not in (Verdict.ACCEPTED, Verdict.HALTED):
             log.warning(
                 "user %s: %s after %d attempts: %s",
-                user.id,
-                verdict,
-                outcome.attempts,
-                outcome.error,
-            )
+                user.id, verdict, outcome.attempts, outcome.error,
+                extra={"user_id": user.id, "batch_id": self.work.batch_id,
+                       "run_id": self.work.run_id, "zone": user.timezone,
+                       "send_time": user.send_time, "verdict": str(verdict),
+                       "error_code": outcome.code},
+            )  # fmt: skip
         with self.lock:
             self.unsent.discard(delivery_id)
             counts = self.counts
@@ -329,7 +330,7 @@ def _claim(batch: _Batch) -> tuple[list[Recipient], dict[int, int]]:
         query = (
             select(
                 User.id, User.phone, User.timezone, User.send_time, User.latitude,
-                User.longitude, City.name,
+                User.longitude, City.name, User.language,
             )
             .outerjoin(City, City.id == User.city_id)
             .where(

@@ -58,6 +58,18 @@ def send_now(
     send_time = validate.send_time(send_time or settings.default_send_time, "--send-time")
     now = clock.now()
     day = _local_date(date_text, zone, now)
+    if not _has_users(obj, zone, send_time, now):
+        # Nothing to send is not a run that completed: say so, record nothing.
+        from delivery.local_day import nearest_occurrence
+
+        on = day or nearest_occurrence(zone, send_time, now).local_date
+        if as_json:
+            emit_json({"zone": zone, "send_time": send_time, "local_date": on.isoformat(),
+                       "outcome": "no_users", "sent": 0, "skipped": 0, "failed": 0,
+                       "held": 0, "unreachable": 0, "deferred": 0, "run_id": None})  # fmt: skip
+        else:
+            click.echo(f"{zone}@{send_time} has no active users: nothing to send")
+        return
     if queue:
         from tasks.app import create_app
 
@@ -96,6 +108,15 @@ def send_now(
             "sends them",
             err=True,
         )
+
+
+def _has_users(obj: AppContext, zone: str, send_time: str, now: datetime) -> bool:
+    """True when the slot has a user a run would send to: the sync's own presence probe."""
+    from redbeat_sync import desired_slots
+    from scheduler.slots import Slot
+
+    with obj.sessions() as session:
+        return bool(desired_slots(session, now, only=[Slot(zone, send_time)]).users)
 
 
 def _local_date(date_text: str | None, zone: str, now: datetime) -> date | None:
@@ -255,7 +276,8 @@ def _emit_deliveries(views: list[Any], as_json: bool) -> None:
         DELIVERY_HEADERS,
         [
             (
-                v.user_id, v.phone, f"{v.timezone}@{v.send_time}", v.local_date, v.status,
+                v.user_id or "-", v.phone or "(erased)", f"{v.timezone}@{v.send_time}",
+                v.local_date, v.status,
                 v.message_id or "-", v.error_code or "-", v.attempts, (v.error or "")[:60],
             )
             for v in views

@@ -20,8 +20,9 @@ from models import Delivery, DeliveryStatus, User
 
 @dataclass(frozen=True)
 class DeliveryView:
-    user_id: int
-    phone: str
+    # Both None for the rows of a user who was erased: the ledger keeps their counts only.
+    user_id: int | None
+    phone: str | None
     timezone: str
     send_time: str
     local_date: date
@@ -71,7 +72,7 @@ def list_deliveries(session: Session, filters: Filters, limit: int = 10_000) -> 
             Delivery.local_date, Delivery.status, Delivery.message_id, Delivery.error_code,
             Delivery.error, Delivery.attempts, Delivery.updated_at,
         )
-        .join(User, User.id == Delivery.user_id)
+        .outerjoin(User, User.id == Delivery.user_id)
         .order_by(
             Delivery.local_date.desc(), Delivery.timezone, Delivery.send_time, Delivery.user_id
         )

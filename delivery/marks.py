@@ -5,7 +5,9 @@ in its own statement costs a database round trip per message, the largest share 
 worker's CPU after the HTTP request itself at 1,000 messages/s. So a batch hands its
 successes to a `MarkWriter`, which writes whatever has arrived, at most `max_rows` and at
 least every `interval_s`, as one statement. What a death can then send
-twice: the requests in flight, plus the answers of the last `interval_s` not yet written.
+twice: the requests in flight, plus the answers of the last `interval_s` not yet written. A
+sending thread has at most one of each while a group is written faster than a round trip to
+Meta, so at most twice the batch's concurrency.
 Failures and releases are not grouped: they are rare, and written at once by the batch.
 """
 

@@ -28,6 +28,8 @@ class Recipient:
     latitude: float
     longitude: float
     city: str | None
+    # 'en' or 'hi' (`models.user.LANGUAGES`): the language of their message.
+    language: str = "en"
 
 
 Composer = Callable[[Recipient, date], Message]
@@ -45,8 +47,9 @@ def compose_message(recipient: Recipient, local_date: date) -> Message:
     """The day's panchangam for the user's own coordinates and local date.
 
     `text` is the readable summary (the outbox line); `fields` carries the structured values;
-    `params` fills the WhatsApp template. `fields` and `params` are shared by every user of the
-    same place and date: read them, never change them.
+    `params` fills the WhatsApp template; `text` and `params` are in the user's language.
+    `fields` and `params` are shared by every user of the same place, date and language: read
+    them, never change them.
     """
     text, fields, params = _content(
         local_date,
@@ -55,6 +58,7 @@ def compose_message(recipient: Recipient, local_date: date) -> Message:
         recipient.timezone,
         place_of(recipient),
         recipient.city,
+        recipient.language,
     )
     return Message(
         to=recipient.phone,
@@ -64,15 +68,27 @@ def compose_message(recipient: Recipient, local_date: date) -> Message:
         text=text,
         fields=fields,
         params=params,
+        language=recipient.language,
     )
 
 
-# Everyone at one place gets the same text on a date: rendering it (0.4 ms) once per place
-# instead of once per user matters at 1,000 messages/s. Sized like the panchangam cache.
+# Everyone at one place reading one language gets the same text on a date: rendering it
+# (0.4 ms) once per place and language instead of once per user matters at 1,000 messages/s.
+# Sized like the panchangam cache.
 @lru_cache(maxsize=8192)
 def _content(
-    local_date: date, latitude: float, longitude: float, zone: str, place: str, city: str | None
+    local_date: date,
+    latitude: float,
+    longitude: float,
+    zone: str,
+    place: str,
+    city: str | None,
+    language: str = "en",
 ) -> tuple[str, dict[str, Any], dict[str, str]]:
     day = cached_compute(local_date, latitude, longitude, zone)
     fields: dict[str, Any] = {"place": place, **to_json_dict(day)}
-    return summary_text(day, city), fields, template_parameters(day, place)
+    return (
+        summary_text(day, city, language),
+        fields,
+        template_parameters(day, place, language),
+    )

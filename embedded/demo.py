@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import City, User
+from models import City, Delivery, DeliveryStatus, User
 from scheduler.slots import Slot
 
 # Offsets of +5:30, +5:45, -3:30 (and -2:30 in summer), +10:30, +13:45 and whole hours; each
@@ -25,18 +26,29 @@ DEMO_PLACES = [
 ]
 
 
-def next_minute(zone: str, now: datetime) -> str:
-    """'HH:MM' of the next whole minute in `zone`, at least 15 s away so the entry exists
+@dataclass(frozen=True)
+class DemoUser:
+    phone: str
+    city: str
+    slot: Slot
+    # The local date of the coming send, and whether the ledger already has that day's
+    # message for them (then it is not sent again: one message per user per local day).
+    local_date: date
+    already_sent: bool
+
+
+def next_minute_at(zone: str, now: datetime) -> datetime:
+    """The next whole minute in `zone` (local, aware), at least 15 s away so the entry exists
     before it is due."""
     local = now.astimezone(ZoneInfo(zone)) + timedelta(seconds=15)
-    target = local.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return target.strftime("%H:%M")
+    return local.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
-def add_demo_users(session: Session, now: datetime) -> list[tuple[str, str, Slot]]:
+def add_demo_users(session: Session, now: datetime) -> list[DemoUser]:
     """Create (or move) the demo users so each one's send time is the next minute locally.
 
-    Returns (phone, city, slot) per demo user. Safe to run again: it updates in place.
+    Safe to run again: it updates in place. A demo user who already had the day's message
+    (a second demo on the same day) is reported so, as the ledger will not send it twice.
     """
     out = []
     for phone, city_name, zone, lat, lon in DEMO_PLACES:
@@ -49,8 +61,22 @@ def add_demo_users(session: Session, now: datetime) -> list[tuple[str, str, Slot
             user = User(phone=phone, created_at=now)
             session.add(user)
         user.timezone, user.latitude, user.longitude, user.city = zone, lat, lon, city
-        user.send_time = next_minute(zone, now)
+        due = next_minute_at(zone, now)
+        user.send_time = due.strftime("%H:%M")
         user.obsoleted_on = None
-        out.append((phone, city_name, Slot(zone, user.send_time)))
+        user.unreachable_at = None
+        session.flush()
+        sent = session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.user_id == user.id, Delivery.local_date == due.date(),
+                   Delivery.status.in_(DONE))
+        )  # fmt: skip
+        out.append(DemoUser(phone, city_name, Slot(zone, user.send_time), due.date(), bool(sent)))
     session.commit()
     return out
+
+
+# Ledger states of a message that went out (or was handed to WhatsApp).
+DONE = [s.value for s in (DeliveryStatus.ACCEPTED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED,
+                          DeliveryStatus.READ)]  # fmt: skip

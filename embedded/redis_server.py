@@ -12,6 +12,7 @@ from pathlib import Path
 import redis
 
 from core.errors import ServiceUnavailableError
+from embedded.supervisor import detached_child
 
 
 @dataclass
@@ -69,6 +70,7 @@ def start(workdir: Path, timeout_s: float = 10.0) -> RedisProcess:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        preexec_fn=detached_child,
     )  # fmt: skip
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.Redis.from_url(url)

@@ -16,8 +16,13 @@ def db() -> None:
 @click.pass_obj
 @handle_errors
 def db_upgrade(obj: AppContext) -> None:
-    """Apply schema migrations (safe to run again)."""
+    """Apply schema migrations (safe to run again); says what it applied, if anything."""
     from models.db import current_revision, upgrade
 
+    before = current_revision(obj.engine)
     upgrade(obj.engine)
-    click.echo(f"database at revision {current_revision(obj.engine)}")
+    after = current_revision(obj.engine)
+    if after == before:
+        click.echo(f"database already at revision {after}; nothing to apply")
+    else:
+        click.echo(f"database upgraded from revision {before or '(empty)'} to {after}")

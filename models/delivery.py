@@ -56,10 +56,16 @@ class Delivery(Base):
         Index("ix_delivery_message_id", "message_id", unique=True),
         # Listings, dead letters and a slot's failure ratio are per (slot, local date).
         Index("ix_delivery_slot_date", "timezone", "send_time", "local_date", "status"),
+        # The retention cleanup deletes by local date, a few thousand rows at a time.
+        Index("ix_delivery_local_date", "local_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("user_detail.id", ondelete="CASCADE"))
+    # NULL once the user was erased (`panchang users delete`): the row stays, so a day's counts
+    # stay true, but nothing in it names the person any more.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_detail.id", ondelete="SET NULL"), nullable=True
+    )
     local_date: Mapped[date] = mapped_column(Date)
     timezone: Mapped[str] = mapped_column(String(64))
     send_time: Mapped[str] = mapped_column(String(5))

@@ -33,6 +33,10 @@ SEND_TIME_IS_HHMM = (
     " AND substr(send_time, 5, 1) BETWEEN '0' AND '9'"
 )
 
+# The languages a subscriber can read their message in: English and Hindi.
+LANGUAGES = ("en", "hi")
+DEFAULT_LANGUAGE = "en"
+
 
 class User(Base):
     __tablename__ = "user_detail"
@@ -44,6 +48,7 @@ class User(Base):
         # The send task walks one slot's users in id order, batch by batch.
         Index("ix_user_detail_slot_id", "timezone", "send_time", "id"),
         CheckConstraint(SEND_TIME_IS_HHMM, name="send_time_hhmm"),
+        CheckConstraint(f"language IN ({', '.join(repr(c) for c in LANGUAGES)})", name="language"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,6 +65,10 @@ class User(Base):
     # marketing messages); no run sends to them until `panchang users reactivate`.
     unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     unreachable_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The language of their message, replies and help: one of LANGUAGES.
+    language: Mapped[str] = mapped_column(
+        String(2), default=DEFAULT_LANGUAGE, server_default=DEFAULT_LANGUAGE
+    )
 
     city: Mapped[City | None] = relationship(lazy="joined")
 

@@ -3,8 +3,9 @@
 Public surface:
 - compute(local_date, latitude, longitude, zone) -> Panchangam   (pure, uncached)
 - cached_compute(...)                                            (per-process LRU by place/date)
-- to_json_dict(result), summary_text(result, place_name), one_line(result, place_name)
-- template_parameters(result, place_name)   (the daily WhatsApp template's parameters)
+- to_json_dict(result), summary_text(result, place_name, language), one_line(result, place_name)
+- template_parameters(result, place_name, language)   (the daily WhatsApp template's parameters)
+  (`language` 'en', the default, or 'hi': Hindi names from `panchangam.names_hi`)
 """
 
 from panchangam.day import cached_compute, clear_caches, compute

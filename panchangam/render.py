@@ -1,11 +1,19 @@
-"""The result as a JSON-ready dict and as message text (WhatsApp body, at most 1,024 chars)."""
+"""The result as a JSON-ready dict and as message text (WhatsApp body, at most 1,024 chars).
+
+Message text and template parameters come in English (`en`, the default) or Hindi (`hi`).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from panchangam import names_hi
+from panchangam.elements import VAARA_NAMES
 from panchangam.model import Karana, Nakshatra, Panchangam, TimeSpan, Tithi, Yoga
+
+# The languages a message can be rendered in (as `models.user.LANGUAGES`).
+LANGUAGES = ("en", "hi")
 
 MAX_MESSAGE_CHARS = 1024
 
@@ -88,31 +96,88 @@ def to_json_dict(result: Panchangam) -> dict[str, Any]:
     }
 
 
-def _hm(moment: datetime | None, day: datetime | None = None) -> str:
-    """'07:14', or '02:03 (Jan 27)' when the time falls on another date than `day`."""
+def _hm(moment: datetime | None, day: datetime | None = None, language: str = "en") -> str:
+    """'07:14', or '02:03 (Jan 27)' when the time falls on another date than `day`.
+
+    In Hindi: 'नहीं' for none and '02:03 (27 जनवरी)'; times keep Western digits, as
+    drikpanchang.com's Hindi pages print them.
+    """
+    hindi = language == "hi"
     if moment is None:
-        return "none"
+        return "नहीं" if hindi else "none"
     # Nearest minute, as printed almanacs (drikpanchang.com among them) round.
     moment = moment + timedelta(seconds=30)
     text = moment.strftime("%H:%M")
     if day is not None and moment.date() != day.date():
-        text += moment.strftime(" (%b %d)")
+        if hindi:
+            text += f" ({moment.day} {names_hi.GREGORIAN_MONTHS[moment.month - 1]})"
+        else:
+            text += moment.strftime(" (%b %d)")
     return text
 
 
-def _until(name: str, ends_at: datetime, day: datetime) -> str:
+def _until(name: str, ends_at: datetime, day: datetime, language: str = "en") -> str:
+    if language == "hi":
+        return f"{name} {_hm(ends_at, day, language)} तक"
     return f"{name} until {_hm(ends_at, day)}"
 
 
-def _chain(first: Tithi | Nakshatra | Yoga | Karana, label: str, day: datetime) -> str:
-    text = _until(label, first.ends_at, day)
+def _name(element: Tithi | Nakshatra | Yoga | Karana, language: str) -> str:
+    """The element's name in `language` (the model holds the English one)."""
+    if language != "hi":
+        return element.name
+    if isinstance(element, Tithi):
+        return names_hi.TITHI[element.name]
+    if isinstance(element, Nakshatra):
+        return names_hi.NAKSHATRA[element.name]
+    if isinstance(element, Yoga):
+        return names_hi.YOGA[element.name]
+    return names_hi.KARANA[element.name]
+
+
+def _chain(
+    first: Tithi | Nakshatra | Yoga | Karana, label: str, day: datetime, language: str = "en"
+) -> str:
+    text = _until(label, first.ends_at, day, language)
     if first.next is not None:
-        text += f", then {_until(first.next.name, first.next.ends_at, day)}"
+        then = "फिर" if language == "hi" else "then"
+        text += f", {then} {_until(_name(first.next, language), first.next.ends_at, day, language)}"
     return text
 
 
-def summary_text(result: Panchangam, place_name: str | None = None) -> str:
-    """A readable multi-line summary for a message body (always under 1,024 characters)."""
+def _check(language: str) -> None:
+    if language not in LANGUAGES:
+        raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, not {language!r}")
+
+
+def _hindi_date(result: Panchangam) -> str:
+    """'रविवार, 22 नवम्बर 2026': the civil weekday and date, as the English '%a %d %b %Y'."""
+    day = result.date
+    weekday = names_hi.VAARA[VAARA_NAMES[(day.weekday() + 1) % 7][0]]
+    return f"{weekday}, {day.day} {names_hi.GREGORIAN_MONTHS[day.month - 1]} {day.year}"
+
+
+def _hindi_month(result: Panchangam) -> str:
+    month = result.lunar_month
+    adhika = f"{names_hi.ADHIKA} " if month.adhika else ""
+    return (
+        f"{adhika}{names_hi.MONTH[month.amanta]} (अमान्त), "
+        f"{adhika}{names_hi.MONTH[month.purnimanta]} (पूर्णिमान्त)"
+    )
+
+
+def _hindi_year(result: Panchangam) -> str:
+    return f"शक {result.shaka_year} {names_hi.SAMVATSARA[result.samvatsara]}"
+
+
+def summary_text(result: Panchangam, place_name: str | None = None, language: str = "en") -> str:
+    """A readable multi-line summary for a message body (always under 1,024 characters).
+
+    `language` is 'en' (English) or 'hi' (Hindi: Devanagari names, times in Western digits).
+    """
+    _check(language)
+    if language == "hi":
+        return _summary_text_hi(result, place_name)
     day = result.reference
     month = result.lunar_month
     adhika = "Adhika " if month.adhika else ""
@@ -143,6 +208,37 @@ def summary_text(result: Panchangam, place_name: str | None = None) -> str:
     return text[:MAX_MESSAGE_CHARS]
 
 
+def _summary_text_hi(result: Panchangam, place_name: str | None) -> str:
+    hi = "hi"
+    day = result.reference
+    where = f" - {place_name}" if place_name else ""
+    t = result.tithi
+    n = result.nakshatra
+    lines = [
+        f"पञ्चाङ्ग {_hindi_date(result)}{where}",
+        f"सूर्योदय {_hm(result.sunrise, language=hi)}, सूर्यास्त {_hm(result.sunset, language=hi)}"
+        f" ({result.timezone})",
+        f"वार: {names_hi.VAARA[result.vaara.name]}",
+        f"तिथि: {names_hi.PAKSHA[t.paksha]} " + _chain(t, _name(t, hi), day, hi),
+        f"नक्षत्र: {_chain(n, _name(n, hi), day, hi)} (पद {n.pada})",
+        f"योग: {_chain(result.yoga, _name(result.yoga, hi), day, hi)}",
+        f"करण: {_chain(result.karana, _name(result.karana, hi), day, hi)}",
+    ]
+    for label, span in (
+        ("राहुकाल", result.rahu_kalam),
+        ("यमगण्ड", result.yamaganda),
+        ("गुलिक काल", result.gulika_kalam),
+    ):
+        if span is not None:
+            lines.append(f"{label}: {_hm(span.start)}-{_hm(span.end)}")
+    if result.sunrise is None:
+        lines.append(f"आज सूर्योदय नहीं: अंग {_hm(result.reference)} के अनुसार")
+    lines.append(f"मास: {_hindi_month(result)}")
+    lines.append(_hindi_year(result))
+    text = "\n".join(lines)
+    return text[:MAX_MESSAGE_CHARS]
+
+
 def single_line(text: str) -> str:
     """`text` with every run of whitespace (newlines, tabs, many spaces) as one space.
 
@@ -152,11 +248,19 @@ def single_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def template_parameters(result: Panchangam, place_name: str) -> dict[str, str]:
+def template_parameters(
+    result: Panchangam, place_name: str, language: str = "en"
+) -> dict[str, str]:
     """The named parameters of the daily message template, each a single line.
 
-    Keys are the template's parameter names (`whatsapp/templates/daily_panchangam.json`).
+    Keys are the template's parameter names (`whatsapp/templates/daily_panchangam.json`), the
+    same in every language; `language` ('en' or 'hi') is the language of their text and of the
+    template they fill.
     """
+    _check(language)
+    if language == "hi":
+        params = _template_parameters_hi(result, place_name)
+        return {name: single_line(value) for name, value in params.items()}
     day = result.reference
     month = result.lunar_month
     adhika = "Adhika " if month.adhika else ""
@@ -189,6 +293,37 @@ def template_parameters(result: Panchangam, place_name: str) -> dict[str, str]:
         "year": f"Shaka {result.shaka_year} {result.samvatsara}",
     }
     return {name: single_line(value) for name, value in params.items()}
+
+
+def _template_parameters_hi(result: Panchangam, place_name: str) -> dict[str, str]:
+    hi = "hi"
+    day = result.reference
+    t = result.tithi
+    n = result.nakshatra
+    if result.sunrise is None:
+        sunrise = f"आज नहीं (अंग {_hm(result.reference)} के अनुसार)"
+    else:
+        sunrise = _hm(result.sunrise)
+
+    def span(value: TimeSpan | None) -> str:
+        return "आज नहीं (सूर्योदय नहीं)" if value is None else f"{_hm(value.start)}-{_hm(value.end)}"
+
+    return {
+        "place": place_name,
+        "date": _hindi_date(result),
+        "vaara": names_hi.VAARA[result.vaara.name],
+        "tithi": f"{names_hi.PAKSHA[t.paksha]} {_chain(t, _name(t, hi), day, hi)}",
+        "nakshatra": _chain(n, f"{_name(n, hi)} (पद {n.pada})", day, hi),
+        "yoga": _chain(result.yoga, _name(result.yoga, hi), day, hi),
+        "karana": _chain(result.karana, _name(result.karana, hi), day, hi),
+        "sunrise": sunrise,
+        "sunset": "आज नहीं" if result.sunset is None else _hm(result.sunset),
+        "rahu_kalam": span(result.rahu_kalam),
+        "yamaganda": span(result.yamaganda),
+        "gulika_kalam": span(result.gulika_kalam),
+        "month": _hindi_month(result),
+        "year": _hindi_year(result),
+    }
 
 
 def one_line(result: Panchangam, place_name: str | None = None) -> str:

@@ -16,8 +16,10 @@ from typing import Any
 from celery.signals import beat_init
 from celery.utils.log import get_logger
 from redbeat.schedulers import RedBeatScheduler, RedBeatSchedulerEntry, get_redis
+from redis.exceptions import LockError
 
 from core.names import RECONCILE_TASK, SEND_TASK, SYNC_TASK, queued_marker_key
+from ops import heartbeats
 from scheduler import codec
 from scheduler.entry_check import problem_with
 
@@ -111,6 +113,29 @@ class ZonedRedBeatScheduler(RedBeatScheduler):
             except Exception as err:  # the send went out; a missing marker costs one extra run
                 logger.warning("beat: could not mark %s queued: %s", entry.name, err)
         return result
+
+    def tick(self, min: Any = min, **kwargs: Any) -> Any:
+        # RedBeat's tick first extends the lock; it raises when the lock is no longer ours, and
+        # Beat then stops. Only the lock holder ever gets here (a standby waits in beat_init),
+        # so the heartbeat says who is active, and `locked: false` records a lost lock.
+        try:
+            interval = super().tick(min=min, **kwargs)
+        except LockError:
+            self._heartbeat(locked=False)
+            raise
+        self._heartbeat(locked=bool(self.lock_key and self.lock is not None))
+        return interval
+
+    def _heartbeat(self, locked: bool) -> None:
+        token = getattr(getattr(self.lock, "local", None), "token", None)
+        if isinstance(token, bytes):
+            token = token.decode()
+        try:
+            heartbeats.write_beat(
+                get_redis(self.app), heartbeats.here(locked, token), self.max_interval
+            )
+        except Exception as err:  # `panchang health` reports the missing tick; Beat goes on
+            logger.warning("beat: could not write the heartbeat: %s", err)
 
 
 @beat_init.connect

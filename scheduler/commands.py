@@ -62,14 +62,22 @@ def resync(obj: AppContext, dry_run: bool, as_json: bool) -> None:
     metavar="ISO8601",
     help="Compute next runs from this instant (with offset, e.g. 2026-03-08T06:00:00+00:00).",
 )
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="Also list the static entries (sync, reconcile, cleanup, daily report...).",
+)
 @json_option
 @click.pass_obj
 @handle_errors
-def entries(obj: AppContext, now_text: str | None, as_json: bool) -> None:
+def entries(obj: AppContext, now_text: str | None, show_all: bool, as_json: bool) -> None:
     """List the schedule: every entry, and every slot with users but no entry.
 
     Status: ok, unused (no active user; the next sync deletes it), broken (cannot run as a
     zoned slot; Beat skips it and the next sync rewrites it), missing (users but no entry).
+    With --all, the static entries first (each with its UTC schedule, next and last run;
+    status ok, pending until a Beat stores it, or stale until a Beat removes it).
     """
     from core import clock
     from redbeat_sync import desired_slots
@@ -80,9 +88,28 @@ def entries(obj: AppContext, now_text: str | None, as_json: bool) -> None:
     with obj.sessions() as session:
         users = desired_slots(session, now).users
     rows = list_entries(client, obj.settings, users, now)
+    statics = _statics(obj, client) if show_all else []
     if as_json:
-        emit_json([row.to_dict() for row in rows])
+        if show_all:
+            emit_json(
+                [s.to_dict() for s in statics] + [{"kind": "slot", **r.to_dict()} for r in rows]
+            )
+        else:
+            emit_json([row.to_dict() for row in rows])
         return
+    if show_all:
+        emit_table(
+            ("static", "task", "schedule", "status", "next run (UTC)", "last run"),
+            [
+                (
+                    s.name, s.task or "-", s.schedule, s.status,
+                    s.next_run_utc.isoformat() if s.next_run_utc else "-",
+                    s.last_run_at.isoformat() if s.last_run_at else "never",
+                )
+                for s in statics
+            ],
+        )  # fmt: skip
+        click.echo()
     emit_table(
         ("name", "status", "users", "next run (local)", "next run (UTC)", "last run"),
         [
@@ -113,3 +140,12 @@ def entries(obj: AppContext, now_text: str | None, as_json: bool) -> None:
             "`panchang resync` creates them",
             err=True,
         )
+
+
+def _statics(obj: AppContext, client: Any) -> list[Any]:
+    """The static entries of the app these settings build, as Redis holds them."""
+    from scheduler.entries import list_statics
+    from tasks.app import create_app
+
+    configured = create_app(obj.settings).conf.beat_schedule
+    return list_statics(client, obj.settings, configured)

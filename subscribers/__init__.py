@@ -1,4 +1,4 @@
-"""Subscriber management: add, update, deactivate, list and bulk-import users.
+"""Subscriber management: add, update, deactivate, erase, list and bulk-import users.
 
 Every function takes an open `Session` and flushes but never commits: the caller's
 `session_scope` commits, so input rejected part-way leaves the database unchanged.
@@ -10,6 +10,8 @@ from subscribers.registry import (
     UserChange,
     add_user,
     deactivate_user,
+    delete_user,
+    find_by_phone,
     reactivate_user,
     update_user,
 )
@@ -21,6 +23,8 @@ __all__ = [
     "UserView",
     "add_user",
     "deactivate_user",
+    "delete_user",
+    "find_by_phone",
     "import_csv",
     "list_users",
     "reactivate_user",

@@ -10,8 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import validate
-from models import City, User
+from models import City, Delivery, User
 from models.user import user_status
+
+# How many of a user's latest ledger rows `users show` prints.
+RECENT_DELIVERIES = 7
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class UserView:
     active: bool
     # `active`, `inactive` (unsubscribed) or `unreachable` (WhatsApp cannot reach them).
     status: str = "active"
+    language: str = "en"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -37,7 +41,8 @@ class UserView:
         state = "" if self.status == "active" else f" ({self.status})"
         return (
             f"user {self.id} {self.phone}: {self.timezone} at {self.send_time}, "
-            f"lat {self.latitude} lon {self.longitude}, city {self.city or '-'}{state}"
+            f"lat {self.latitude} lon {self.longitude}, city {self.city or '-'}, "
+            f"language {self.language}{state}"
         )
 
 
@@ -53,6 +58,7 @@ def view_of(user: User, now: datetime) -> UserView:
         city=user.city.name if user.city else None,
         active=user.is_active(now),
         status=user.status_at(now),
+        language=user.language,
     )
 
 
@@ -70,6 +76,7 @@ def list_users(session: Session, now: datetime, zone: str | None = None) -> list
             City.name.label("city"),
             User.obsoleted_on,
             User.unreachable_at,
+            User.language,
         )
         .outerjoin(City, User.city_id == City.id)
         .order_by(User.id)
@@ -87,6 +94,30 @@ def list_users(session: Session, now: datetime, zone: str | None = None) -> list
             city=row.city,
             active=row.obsoleted_on is None or row.obsoleted_on > now,
             status=user_status(row.obsoleted_on, row.unreachable_at, now),
+            language=row.language,
         )
         for row in session.execute(query)
     ]
+
+
+def user_details(session: Session, user: User, now: datetime) -> dict[str, Any]:
+    """Everything about one user for `users show`: the view, when they joined and left, why
+    WhatsApp could not reach them, and their last messages (newest first)."""
+    recent = session.execute(
+        select(Delivery.local_date, Delivery.status, Delivery.error_code, Delivery.message_id)
+        .where(Delivery.user_id == user.id)
+        .order_by(Delivery.local_date.desc())
+        .limit(RECENT_DELIVERIES)
+    )
+    return {
+        **view_of(user, now).as_dict(),
+        "created_at": user.created_at.isoformat(),
+        "inactive_since": user.obsoleted_on.isoformat() if user.obsoleted_on else None,
+        "unreachable_since": user.unreachable_at.isoformat() if user.unreachable_at else None,
+        "unreachable_code": user.unreachable_code,
+        "recent_deliveries": [
+            {"local_date": row.local_date.isoformat(), "status": row.status,
+             "error_code": row.error_code, "message_id": row.message_id}
+            for row in recent
+        ],
+    }  # fmt: skip

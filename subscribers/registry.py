@@ -6,17 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import validate
 from core.errors import ConflictError, NotFoundError, ValidationError
 from core.settings import Settings
-from models import User
+from models import InboundMessage, User
 from scheduler.slots import Slot
 from subscribers import cities, phones
-from subscribers.fields import city_name, new_user
+from subscribers.fields import city_name, new_user, zone_warnings
+from subscribers.fields import language as language_of
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class UserChange:
 
     user: User
     slots: tuple[Slot, ...]
+    # Worth telling the operator, did not stop the change (a zone unlike the coordinates').
+    warnings: tuple[str, ...] = ()
 
 
 def add_user(
@@ -33,17 +36,21 @@ def add_user(
     now: datetime,
     *,
     phone: str,
-    timezone: str,
+    timezone: str | None,
     latitude: object,
     longitude: object,
     city: str | None = None,
     send_time: str | None = None,
+    language: str | None = None,
+    region: str | None = None,
 ) -> UserChange:
     """Subscribe a new user at aware UTC instant `now`.
 
-    `latitude`/`longitude` are degrees (north/east positive), `send_time` local 'HH:MM'
-    (default `settings.default_send_time`). ValidationError for a bad field, ConflictError
-    when the phone is already registered, active or not.
+    `latitude`/`longitude` are degrees (north/east positive); `timezone` defaults to the zone
+    at those coordinates; `send_time` is local 'HH:MM' (default
+    `settings.default_send_time`); `region` reads a phone number written without its country
+    code. ValidationError for a bad field, ConflictError when the phone is already
+    registered, active or not.
     """
     fields = new_user(
         phone=phone,
@@ -53,6 +60,8 @@ def add_user(
         city=city,
         send_time=send_time,
         default_send_time=settings.default_send_time,
+        language_code=language,
+        region=region,
     )
     conflict = phones.taken(session, [fields.phone], now).get(fields.phone)
     if conflict:
@@ -63,6 +72,7 @@ def add_user(
         latitude=fields.latitude,
         longitude=fields.longitude,
         send_time=fields.send_time,
+        language=fields.language,
         created_at=now,
         obsoleted_on=None,
     )
@@ -72,7 +82,7 @@ def add_user(
         )
     session.add(user)
     _flush(session, fields.phone)
-    return UserChange(user, (fields.slot,))
+    return UserChange(user, (fields.slot,), fields.warnings)
 
 
 def update_user(
@@ -85,25 +95,32 @@ def update_user(
     latitude: object | None = None,
     longitude: object | None = None,
     city: str | None = None,
+    language: str | None = None,
 ) -> UserChange:
-    """Change any of a user's zone, send time ('HH:MM'), position (degrees) or city.
+    """Change any of a user's zone, send time ('HH:MM'), position (degrees), city or language.
 
     None leaves a field as it is; `city=""` removes the city. A city belongs to a zone, so a
     new zone with no new city moves the user to the city of the same name in the new zone.
+    The change carries a warning when the zone and the position disagree afterwards.
     Inactive users may be updated too (their rows are kept for the ledger). Returns the old
     and the new slot (one slot when they are equal). NotFoundError for an unknown id.
     """
     # Validate everything before touching the row so a bad value changes nothing.
-    new_zone = validate.zone(timezone) if timezone is not None else None
+    new_zone = validate.user_zone(timezone) if timezone is not None else None
     new_time = validate.send_time(send_time) if send_time is not None else None
     new_lat = validate.latitude(latitude) if latitude is not None else None
     new_lon = validate.longitude(longitude) if longitude is not None else None
     new_city = city_name(city) if city is not None else None
-    if all(v is None for v in (timezone, send_time, latitude, longitude, city)):
+    new_language = language_of(language) if language is not None else None
+    if all(v is None for v in (timezone, send_time, latitude, longitude, city, language)):
         raise ValidationError(
-            "update", user_id, "nothing to change: give a timezone, send time, position or city"
+            "update",
+            user_id,
+            "nothing to change: give a timezone, send time, position, city or language",
         )
-    user = _get(session, user_id)
+    user = get_user(session, user_id)
+    if new_language is not None:
+        user.language = new_language
     old_slot = Slot(user.timezone, user.send_time)
     if new_zone is not None:
         user.timezone = new_zone
@@ -121,8 +138,13 @@ def update_user(
             session, city_wanted, user.timezone, user.latitude, user.longitude
         )
     _flush(session, user.phone)
+    warnings: tuple[str, ...] = ()
+    if any(v is not None for v in (timezone, latitude, longitude)):
+        # Not re-validated: a row written before zones were checked may be updated too.
+        warnings = zone_warnings(user.timezone, user.latitude, user.longitude)
     new_slot = Slot(user.timezone, user.send_time)
-    return UserChange(user, (old_slot,) if new_slot == old_slot else (old_slot, new_slot))
+    slots = (old_slot,) if new_slot == old_slot else (old_slot, new_slot)
+    return UserChange(user, slots, warnings)
 
 
 def deactivate_user(session: Session, now: datetime, user_id: int) -> UserChange:
@@ -131,7 +153,7 @@ def deactivate_user(session: Session, now: datetime, user_id: int) -> UserChange
     ConflictError when the user is already inactive: a second deactivation is more likely a
     wrong id than an intended no-op, and saying so costs a script nothing.
     """
-    user = _get(session, user_id)
+    user = get_user(session, user_id)
     if not user.is_active(now):
         raise ConflictError(
             f"user {user_id} ({user.phone}) is already inactive since "
@@ -161,7 +183,7 @@ def reactivate_user(session: Session, now: datetime, user_id: int) -> UserChange
 
     ConflictError when the user is already active and reachable.
     """
-    user = _get(session, user_id)
+    user = get_user(session, user_id)
     if user.is_active(now) and user.unreachable_at is None:
         raise ConflictError(f"user {user_id} ({user.phone}) is already active")
     user.obsoleted_on = None
@@ -171,7 +193,31 @@ def reactivate_user(session: Session, now: datetime, user_id: int) -> UserChange
     return UserChange(user, (Slot(user.timezone, user.send_time),))
 
 
-def _get(session: Session, user_id: int) -> User:
+def delete_user(session: Session, user_id: int) -> UserChange:
+    """Erase a user, as a person may ask: their row and the messages they sent us go. Their
+    ledger rows stay, without a user (`user_id` NULL), so the counts of past days stay true
+    and nothing left names them. Returns their slot, whose entry may have to go."""
+    user = get_user(session, user_id)
+    slot = Slot(user.timezone, user.send_time)
+    # The ledger rows lose their user by the foreign key's ON DELETE SET NULL (SQLite's
+    # foreign-key pragma is on for every engine, models/db.py).
+    session.execute(
+        delete(InboundMessage)
+        .where(InboundMessage.phone == user.phone)
+        .execution_options(synchronize_session=False)
+    )
+    session.delete(user)
+    session.flush()
+    return UserChange(user, (slot,))
+
+
+def find_by_phone(session: Session, phone: str) -> User | None:
+    """The user with E.164 `phone`, active or not."""
+    return session.scalar(select(User).where(User.phone == phone))
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """The user with id `user_id`; NotFoundError when there is none."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFoundError(f"user {user_id} not found")

@@ -60,6 +60,8 @@ def send_for_timezone(
         "run %s of %s@%s for %s: %s, %d batches",
         plan.run_id, zone, send_time, plan.local_date.isoformat(),
         plan.outcome.value if plan.outcome else "sending", len(plan.batch_ids),
+        extra={"run_id": plan.run_id, "zone": zone, "send_time": send_time,
+               "local_date": plan.local_date.isoformat(), "batches": len(plan.batch_ids)},
     )  # fmt: skip
     if plan.batch_ids:
         send_batch(
@@ -84,5 +86,8 @@ def send_batch_task(self: Task, batch_id: int) -> dict[str, Any] | None:
     if counts is None:
         return None
     result = {name: getattr(counts, name) for name in COUNTED}
-    log.info("batch %s: %s", batch_id, " ".join(f"{k}={v}" for k, v in result.items()))
+    log.info(
+        "batch %s: %s", batch_id, " ".join(f"{k}={v}" for k, v in result.items()),
+        extra={"batch_id": batch_id, **result},
+    )  # fmt: skip
     return result

@@ -93,11 +93,15 @@ def _truncate(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             conn.execute(
                 text(
-                    "TRUNCATE delivery, send_run, user_detail, city_detail RESTART IDENTITY CASCADE"
+                    "TRUNCATE delivery, send_run, user_detail, city_detail, inbound_message,"
+                    " daily_stats RESTART IDENTITY CASCADE"
                 )
             )
         else:
-            for table in ("delivery", "send_run", "user_detail", "city_detail"):
+            for table in (
+                "delivery", "send_run", "user_detail", "city_detail", "inbound_message",
+                "daily_stats",
+            ):  # fmt: skip
                 conn.execute(text(f"DELETE FROM {table}"))
 
 

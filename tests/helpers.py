@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,3 +40,55 @@ def add_users(
         session.add_all(users)
         session.commit()
         return [u.id for u in users]
+
+
+def serve(app: Any) -> Iterator[str]:
+    """Serve the ASGI `app` with uvicorn on a free loopback port in a thread; yields its base
+    URL and stops it afterwards. For a fixture: `yield from serve(app)`."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from embedded.redis_server import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def meta_webhook(value: dict[str, Any]) -> dict[str, Any]:
+    """A WhatsApp webhook as Meta posts it, with `value` (statuses or messages) for our number."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "918045000000",
+                         "phone_number_id": "106540352242922"},
+            **value,
+        }}]}],
+    }  # fmt: skip
+
+
+def post_signed(url: str, payload: Any, secret: str | None, raw: bytes | None = None) -> int:
+    """POST `payload` as JSON (or the bytes `raw`) signed as Meta signs it with `secret` (None:
+    no signature header); returns the status code."""
+    import json
+
+    import httpx
+
+    from whatsapp.webhook import sign
+
+    body = raw if raw is not None else json.dumps(payload, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Hub-Signature-256"] = sign(body, secret)
+    return httpx.post(url, content=body, headers=headers, timeout=10).status_code

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +82,19 @@ def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 
             return True
         time.sleep(interval_s)
     return check()
+
+
+def sqlite_stack(redis_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Processes]]:
+    """Settings on a migrated SQLite file and a Redis, and a Processes to start services with;
+    stops whatever was started. For a fixture: `yield from sqlite_stack(redis_url, tmp_path)`."""
+    from models.db import make_engine, upgrade
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'panchang.db'}",
+        redis_url=redis_url,
+        outbox_path=tmp_path / "outbox.jsonl",
+    )
+    upgrade(make_engine(settings.database_url))
+    procs = Processes(settings, tmp_path)
+    yield settings, procs
+    procs.stop()

@@ -21,9 +21,9 @@ from sqlalchemy import select
 import redbeat_sync
 from core.settings import Settings
 from models import SendRun, User
-from models.db import make_engine, session_factory, upgrade
+from models.db import make_engine, session_factory
 from tests.helpers import add_users
-from tests.processes import Processes, outbox
+from tests.processes import Processes, outbox, sqlite_stack
 
 pytestmark = pytest.mark.slow
 
@@ -43,15 +43,7 @@ def local_hhmm(instant: datetime, zone: str) -> str:
 
 @pytest.fixture
 def stack(redis_url: str, tmp_path: Path) -> Iterator[tuple[Settings, Processes]]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'panchang.db'}",
-        redis_url=redis_url,
-        outbox_path=tmp_path / "outbox.jsonl",
-    )
-    upgrade(make_engine(settings.database_url))
-    procs = Processes(settings, tmp_path)
-    yield settings, procs
-    procs.stop()
+    yield from sqlite_stack(redis_url, tmp_path)
 
 
 def wait_for_lines(settings: Settings, count: int, deadline: datetime) -> list[dict]:  # type: ignore[type-arg]

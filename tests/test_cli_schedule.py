@@ -13,7 +13,9 @@ from click.testing import CliRunner, Result
 from cli import main
 from tests.helpers import add_users
 
-SYNC_KEYS = {"created", "updated", "deleted", "unchanged", "skipped_users", "duration_ms"}
+SYNC_KEYS = {
+    "dry_run", "created", "updated", "deleted", "unchanged", "skipped_users", "duration_ms",
+}  # fmt: skip
 ENTRY_KEYS = {
     "name", "key", "timezone", "send_time", "users", "status", "next_run_utc", "next_run_local",
     "last_run_at", "problem",
@@ -43,6 +45,7 @@ def test_resync_json_reports_created_entries_and_skipped_users(
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert set(report) == SYNC_KEYS
+    assert report["dry_run"] is False
     assert report["created"] == ["panchang:send:Asia/Kolkata@06:30"]
     assert report["skipped_users"] == {"Not/A_Zone": 3}
     again = json.loads(cli(database_url, redis_url, "resync", "--json").output)
@@ -59,6 +62,9 @@ def test_resync_dry_run_writes_nothing(
     result = cli(database_url, redis_url, "resync", "--dry-run")
     assert result.exit_code == 0, result.output
     assert "would be created: panchang:send:Asia/Tokyo@06:30" in result.output
+    as_json = json.loads(cli(database_url, redis_url, "resync", "--dry-run", "--json").output)
+    assert as_json["dry_run"] is True
+    assert as_json["created"] == ["panchang:send:Asia/Tokyo@06:30"]
     assert redis_client.keys("*") == []
 
 

@@ -103,13 +103,15 @@ def test_migrations_run_before_worker_and_beat_start() -> None:
 # Every service, and every command an app service may run. A cron container by any name (an
 # image like mcuadros/ofelia, a `crond` entrypoint, a `sh -c "while sleep 600; do ...; done"`
 # loop, a periodic healthcheck doing work) changes one of these and fails below.
-SERVICES = {"redis", "postgres", "migrate", "worker", "beat", "web"}
-APP_SERVICES = ("migrate", "worker", "beat", "web")
+SERVICES = {"redis", "postgres", "migrate", "worker", "beat", "beat-standby", "flower", "web"}
+APP_SERVICES = ("migrate", "worker", "beat", "beat-standby", "flower", "web")
 APP_IMAGE = "panchang-scheduler:latest"
 PROGRAMS = {
     "migrate": ["panchang", "db", "upgrade"],
     "worker": ["celery", "-A", "tasks", "worker"],
     "beat": ["celery", "-A", "tasks", "beat"],
+    "beat-standby": ["celery", "-A", "tasks", "beat"],
+    "flower": ["celery", "-A", "tasks", "flower"],
     "web": ["panchang", "web"],
 }
 # Options that only tune a process; anything else (`-B` embeds a second Beat in the worker,
@@ -118,11 +120,19 @@ TUNING_OPTIONS: dict[str, set[str]] = {
     "migrate": set(),
     "worker": {"--loglevel", "--concurrency"},
     "beat": {"--loglevel"},
+    "beat-standby": {"--loglevel"},
+    "flower": {"--port"},
     "web": {"--host", "--port"},
 }
+# `panchang health --role ...` only reads heartbeat keys and pings Redis and the database.
 PROBES = {
     "redis": ["CMD", "redis-cli", "ping"],
     "postgres": ["CMD-SHELL", "pg_isready -U panchang"],
+    "worker": ["CMD", "panchang", "health", "--role", "worker"],
+    "beat": ["CMD", "panchang", "health", "--role", "beat"],
+    "beat-standby": ["CMD", "panchang", "health", "--role", "beat"],
+    "flower": ["CMD", "panchang", "health", "--role", "web"],
+    "web": ["CMD", "panchang", "health", "--role", "web"],
 }
 
 
@@ -135,7 +145,7 @@ def is_known_command(name: str, command: list[str]) -> bool:
     )
 
 
-def test_the_services_are_exactly_redis_postgres_migrate_worker_beat_and_web() -> None:
+def test_the_services_are_exactly_redis_postgres_migrate_worker_two_beats_flower_and_web() -> None:
     assert set(compose()["services"]) == SERVICES
     # The webhook needs WhatsApp's secrets: it runs only when that profile is asked for.
     assert compose()["services"]["web"]["profiles"] == ["whatsapp"]
@@ -161,7 +171,7 @@ def test_redis_and_postgres_run_their_stock_servers() -> None:
     assert "command" not in services["postgres"]
 
 
-def test_healthchecks_only_probe_redis_and_postgres() -> None:
+def test_healthchecks_only_probe_and_never_do_work() -> None:
     # A healthcheck runs on a timer, so it must never do the app's periodic work.
     for name, service in compose()["services"].items():
         probe = service.get("healthcheck", {}).get("test")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -150,7 +151,12 @@ def test_a_database_a_migration_behind_points_at_db_upgrade(tmp_path: Path) -> N
     upgrade(make_engine(url), "0001")
     result = invoke("--database-url", url, "runs")
     assert one_line(result, 3).endswith("run `panchang db upgrade`")
-    assert invoke("--database-url", url, "db", "upgrade").exit_code == 0
+    upgraded = invoke("--database-url", url, "db", "upgrade")
+    assert upgraded.exit_code == 0
+    assert upgraded.stdout.startswith("database upgraded from revision 0001 to ")
+    again = invoke("--database-url", url, "db", "upgrade")
+    assert again.stdout.startswith("database already at revision ")
+    assert again.stdout.rstrip().endswith("; nothing to apply")
     assert invoke("--database-url", url, "runs").exit_code == 0
 
 
@@ -222,6 +228,19 @@ def test_a_sqlite_file_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
     assert f"cannot create the folder {blocker}/sub for DATABASE_URL=" in line
 
 
+def test_redbeat_sync_script_help_explains_and_runs_nothing(tmp_path: Path) -> None:
+    # No REDIS_URL and no database here: a sync would fail; --help must not try one.
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "redbeat_sync.py"), "--help"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: redbeat_sync.py [-h] [--dry-run]")
+    assert "Reconcile the RedBeat entries" in result.stdout
+    assert not (tmp_path / ".panchang").exists()
+
+
 def test_redbeat_sync_script_ends_in_one_line_on_a_bad_setting(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "redbeat_sync.py")],
@@ -234,3 +253,29 @@ def test_redbeat_sync_script_ends_in_one_line_on_a_bad_setting(tmp_path: Path) -
         "Error: invalid REDIS_URL 'localhost:6379': not a Redis URL; write it as "
         "redis://host:6379/0 (rediss:// for TLS)"
     ]
+
+
+def test_version_and_help_answer_without_importing_the_heavy_parts() -> None:
+    # `--help` lists every command from the registry; importing them all (SQLAlchemy, numpy,
+    # Celery, the web stack) is what made it slow.
+    code = (
+        "import sys; from click.testing import CliRunner; import cli; "
+        "r = CliRunner().invoke(cli.main, ['--help']); "
+        "assert r.exit_code == 0, r.output; "
+        "heavy = [m for m in ('sqlalchemy', 'numpy', 'celery', 'starlette') if m in sys.modules]; "
+        "print(r.output); print('heavy:', heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "heavy: []" in result.stdout
+    for name in cli.COMMANDS:
+        assert f"  {name} " in result.stdout
+    version = invoke("--version")
+    assert version.exit_code == 0 and version.stdout.startswith("panchang, version ")
+
+
+def test_every_registered_command_imports_and_has_its_name() -> None:
+    for name in cli.COMMANDS:
+        command = cli.main.get_command(click.Context(cli.main), name)
+        assert command is not None and command.name == name, name

@@ -257,3 +257,25 @@ def test_an_interrupted_batch_stops_its_senders_before_releasing_their_claims(
     # Every user either got a request (and is marked accepted) or was released unsent.
     assert sent.isdisjoint(released)
     assert {p for p, d in rows(sessions).items() if d.status == "accepted"} == sent
+
+
+def test_a_hindi_user_gets_the_hindi_template_with_hindi_parameters(
+    sessions: sessionmaker[Session], wa: Settings, cloud_api: Any, redis_client: redis.Redis
+) -> None:
+    import panchangam
+
+    ids = add_users(sessions, 2)
+    with sessions.begin() as session:
+        session.get_one(User, ids[1]).language = "hi"
+    summary = send(sessions, wa, redis_client)
+    assert (summary.outcome.value, summary.sent) == ("complete", 2)
+    sent = {r["recipient"]: r for r in cloud_api.requests()}
+    english, hindi = sent[digits(0)], sent[digits(1)]
+    assert (english["template"], english["language"]) == ("daily_panchangam", "en")
+    assert (hindi["template"], hindi["language"]) == ("daily_panchangam", "hi")
+    day = panchangam.compute(DAY, 12.97, 77.59, ZONE)
+    assert english["params"] == panchangam.template_parameters(day, "12.9700,77.5900")
+    assert hindi["params"] == panchangam.template_parameters(day, "12.9700,77.5900", "hi")
+    assert hindi["params"]["vaara"] == "रविवार"
+    assert hindi["params"]["year"] == "शक 1948 पराभव"
+    assert rows(sessions)[digits(1)].status == "accepted"

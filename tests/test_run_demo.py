@@ -65,3 +65,24 @@ def test_run_demo_delivers_one_message_per_demo_user_and_cleans_up(tmp_path: Pat
     assert not url_file.exists()
     with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(private_url, socket_connect_timeout=2).ping()
+
+    # The same demo again, the same day: the ledger will not send twice, and it says so
+    # rather than leaving a new user waiting for `sent` lines that never come.
+    again = subprocess.Popen(
+        [*PANCHANG, "run", "--demo"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        assert again.stdout is not None
+        for line in again.stdout:
+            lines.append(line)
+            if line.startswith("sync:"):
+                break
+    finally:
+        again.send_signal(signal.SIGINT)
+        rest, _ = again.communicate(timeout=60)
+    assert again.returncode == 0, "".join(lines) + rest
+    already = [x for x in lines if x.startswith("demo user") and "already had its message" in x]
+    assert len(already) == len(DEMO_PLACES), "".join(lines)
+    assert "Traceback" not in rest

@@ -38,7 +38,9 @@ SLOT_TIME = "06:30"
 DAY = date(2025, 3, 14)
 # 06:30 in Kolkata (+05:30) on DAY.
 FIRE = datetime(2025, 3, 14, 1, 0, tzinfo=UTC)
-OUTBOX_KEYS = {"to", "timezone", "local_date", "send_time", "text", "sent_at", "fields"}
+OUTBOX_KEYS = {
+    "to", "timezone", "local_date", "send_time", "language", "text", "sent_at", "fields",
+}  # fmt: skip
 
 
 def add_users(

@@ -198,3 +198,17 @@ def test_send_now_queue_hands_the_batches_to_the_workers_and_returns(
     queued = [json.loads(raw)["headers"] for raw in redis_client.lrange("celery", 0, -1)]
     assert [h["task"] for h in queued] == ["panchang.send_batch"] * 3  # 5 users, 2 a batch
     assert not settings.outbox_path.exists()
+
+
+def test_send_now_on_a_slot_with_no_users_says_so_and_records_no_run(
+    sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    add_user(sessions, "+12124567890", send_time="07:00")  # another slot of the zone
+    code, out, _ = invoke(settings, "send-now", ZONE, "--send-time", "06:30")
+    assert (code, out) == (0, "America/New_York@06:30 has no active users: nothing to send\n")
+    code, out, _ = invoke(settings, "send-now", ZONE, "--send-time", "06:30", "--json")
+    summary = json.loads(out)
+    assert (code, summary["outcome"], summary["local_date"], summary["run_id"]) == (
+        0, "no_users", "2025-07-04", None)  # fmt: skip
+    assert run_count(sessions) == 0
+    assert outbox(settings.outbox_path) == []

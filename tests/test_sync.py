@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import redbeat_sync
 from core import clock
 from core.errors import LockLostError, SchemaError, ValidationError
-from core.names import SYNC_LOCK_KEY
+from core.names import SYNC_HEARTBEAT_KEY, SYNC_LOCK_KEY
 from core.settings import Settings
 from models import User
 from models.db import current_revision, make_engine, session_factory, upgrade
@@ -143,8 +143,9 @@ def test_second_sync_with_nothing_to_change_writes_nothing_to_redis(
     )
     report = reports[0]
     assert (report.created, report.updated, report.deleted, report.unchanged) == ([], [], [], 2)
-    # The sync's own lock (SET NX, then DEL in its release script) is the only write allowed.
-    assert {w.split()[1] for w in writes} == {SYNC_LOCK_KEY}
+    # The sync's own lock (SET NX, then DEL in its release script) and its record for
+    # `panchang health` are the only writes allowed.
+    assert {w.split()[1] for w in writes} == {SYNC_LOCK_KEY, SYNC_HEARTBEAT_KEY}
     assert {k: redis_client.dump(k) for k in redis_client.keys("redbeat:*")} == snapshot
 
 

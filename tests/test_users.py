@@ -16,7 +16,6 @@ from models import City, User
 from models.db import session_scope
 from scheduler.slots import Slot
 from subscribers import (
-    HEADER,
     add_user,
     deactivate_user,
     import_csv,
@@ -27,7 +26,7 @@ from subscribers import (
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 KOLKATA = Slot("Asia/Kolkata", "06:30")
-CSV_HEADER = ",".join(HEADER) + "\n"
+CSV_HEADER = "phone,timezone,latitude,longitude,city,send_time\n"
 
 
 def snapshot(engine: Engine) -> list[Any]:
@@ -105,12 +104,12 @@ def test_add_defaults_the_send_time_to_the_setting(
 def test_add_reuses_a_city_by_name_and_zone_and_a_new_city_takes_the_first_users_position(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    add(sessions, settings, phone="+910000000001", city="Bengaluru", latitude=12.9, longitude=77.5)
-    add(sessions, settings, phone="+910000000002", city="Bengaluru", latitude=13.1, longitude=77.7)
+    add(sessions, settings, phone="+919800000001", city="Bengaluru", latitude=12.9, longitude=77.5)
+    add(sessions, settings, phone="+919800000002", city="Bengaluru", latitude=13.1, longitude=77.7)
     add(
         sessions,
         settings,
-        phone="+10000000003",
+        phone="+13128482907",
         city="Bengaluru",
         timezone="America/Chicago",
         latitude=41.0,
@@ -144,7 +143,7 @@ def test_add_with_a_bad_field_names_it_and_writes_nothing(
     field: str,
     value: str,
 ) -> None:
-    add(sessions, settings, phone="+910000000001", city="Mysuru")
+    add(sessions, settings, phone="+919800000001", city="Mysuru")
     before = snapshot(engine)
     with pytest.raises(ValidationError) as raised, session_scope(sessions) as session:
         add_user(
@@ -152,7 +151,7 @@ def test_add_with_a_bad_field_names_it_and_writes_nothing(
             settings,
             NOW,
             **{
-                "phone": "+910000000002",
+                "phone": "+919800000002",
                 "timezone": "Asia/Kolkata",
                 "latitude": 1,
                 "longitude": 2,
@@ -256,7 +255,7 @@ def test_update_of_an_unknown_id_is_not_found(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
     with pytest.raises(NotFoundError, match="user 404 not found"), session_scope(sessions) as s:
-        update_user(s, NOW, 404, timezone="UTC")
+        update_user(s, NOW, 404, timezone="Europe/London")
 
 
 # --- deactivate and list --------------------------------------------------------------------
@@ -296,7 +295,7 @@ def test_deactivate_of_an_unknown_id_is_not_found(sessions: sessionmaker[Session
 def test_list_shows_every_user_in_id_order_with_city_and_active_flag(
     sessions: sessionmaker[Session], settings: Settings
 ) -> None:
-    first = add(sessions, settings, phone="+910000000001", city="Bengaluru")
+    first = add(sessions, settings, phone="+919800000001", city="Bengaluru")
     add(sessions, settings, phone="+447400100123", timezone="Europe/London", latitude=51.5)
     with session_scope(sessions) as session:
         deactivate_user(session, NOW, first)
@@ -304,7 +303,7 @@ def test_list_shows_every_user_in_id_order_with_city_and_active_flag(
         views = list_users(session, NOW)
         only_london = list_users(session, NOW, "Europe/London")
     assert [(v.phone, v.city, v.active) for v in views] == [
-        ("+910000000001", "Bengaluru", False),
+        ("+919800000001", "Bengaluru", False),
         ("+447400100123", None, True),
     ]
     assert [v.phone for v in only_london] == ["+447400100123"]
@@ -331,22 +330,24 @@ def test_import_inserts_good_rows_and_reports_bad_ones_by_line(
         "+447400100003,Europe/London,51.5\n"  # 4: too few columns
         "+447400100001,Europe/London,51.5,-0.12,,\n"  # 5: duplicate of line 2
         "+919999999999,Asia/Kolkata,1,1,,\n"  # 6: already in the database
-        "447400100004,UTC,0,0,,\n"  # 7: not E.164
-        "+447400100005,UTC,95,0,,\n"  # 8: latitude
-        "+447400100006,UTC,0,-200,,\n"  # 9: longitude
-        "+447400100007,UTC,0,0,,7am\n"  # 10: send time
+        "447400100004,Europe/London,0,0,,\n"  # 7: no country code
+        "+447400100005,Europe/London,95,0,,\n"  # 8: latitude
+        "+447400100006,Europe/London,0,-200,,\n"  # 9: longitude
+        "+447400100007,Europe/London,51.5,0,,7am\n"  # 10: send time
         "\n"  # blank lines are skipped, not rejected
         '+14155992000,America/Los_Angeles,37.77,-122.42,"San Francisco, CA",05:45\n'  # 12
     )
     report = run_import(sessions, settings, body)
-    assert report.inserted == 2
+    assert (report.added, report.updated) == (2, 0)
     lines = [line for line, _ in report.rejected]
-    assert lines == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert lines == [3, 4, 5, 7, 8, 9, 10]
+    # A user already there is skipped, not an error: the same file can be imported again.
+    [(line, reason)] = report.skipped
+    assert line == 6 and "'+919999999999' is already registered" in reason
     reasons = dict(report.rejected)
     assert "'Europe/Lonon'" in reasons[3] and "timezone" in reasons[3]
     assert "expected 6 columns" in reasons[4] and "got 3" in reasons[4]
     assert "duplicate phone '+447400100001'" in reasons[5] and "line 2" in reasons[5]
-    assert "'+919999999999' is already registered" in reasons[6]
     assert "phone '447400100004'" in reasons[7]
     assert "latitude '95'" in reasons[8]
     assert "longitude '-200'" in reasons[9]
@@ -371,8 +372,9 @@ def test_import_across_batches_finds_database_duplicates_and_reuses_cities(
     report = run_import(
         sessions, settings, "".join(rows), batch_rows=5, on_progress=progress.append
     )
-    assert report.inserted == 11
-    assert [line for line, _ in report.rejected] == [11]
+    assert report.added == 11
+    assert report.rejected == []
+    assert [line for line, _ in report.skipped] == [11]
     assert sum(progress) == 12 and max(progress) == 5
     with session_scope(sessions) as session:
         assert session.scalars(select(City.name)).all() == ["Pune"]
@@ -392,7 +394,7 @@ def test_import_of_thousands_of_rows_inserts_a_batch_per_statement_not_a_row(
         report = run_import(sessions, settings, "".join(rows), batch_rows=1000)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert (report.inserted, report.rejected) == (5000, [])
+    assert (report.added, report.rejected) == (5000, [])
     assert sum(s.startswith("INSERT INTO user_detail") for s in statements) == 5
     with session_scope(sessions) as session:
         assert len(list_users(session, NOW, "Europe/London")) == 5000
@@ -403,16 +405,16 @@ def test_import_of_thousands_of_rows_inserts_a_batch_per_statement_not_a_row(
     "header",
     [
         "",
-        "phone,timezone,latitude,longitude,city\n",
+        "phone,timezone,latitude,city\n",
         "phone,tz,latitude,longitude,city,send_time\n",
-        "Phone,timezone,latitude,longitude,city,send_time\n",
+        "phone,latitude,longitude,phone\n",
     ],
 )
 def test_import_with_a_bad_header_writes_nothing(
     sessions: sessionmaker[Session], settings: Settings, engine: Engine, header: str
 ) -> None:
     before = snapshot(engine)
-    body = header + "+447400100001,UTC,0,0,,\n" if header else ""  # "" is an empty file
+    body = header + "+447400100001,Europe/London,51.5,0,,\n" if header else ""  # "" is empty
     with (
         pytest.raises(ValidationError, match="CSV header") as raised,
         session_scope(sessions) as session,

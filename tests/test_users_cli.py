@@ -17,6 +17,7 @@ from scheduler.slots import Slot
 HEADER = "phone,timezone,latitude,longitude,city,send_time\n"
 VIEW_KEYS = [
     "id", "phone", "timezone", "send_time", "latitude", "longitude", "city", "active", "status",
+    "language",
 ]  # fmt: skip
 
 
@@ -73,7 +74,8 @@ def test_users_add_prints_the_new_user_and_resyncs_its_slot(
 ) -> None:
     result = add(database_url, "+919876543210", "--city", "Bengaluru")
     assert result.stdout.strip() == (
-        "added user 1 +919876543210: Asia/Kolkata at 06:30, lat 12.97 lon 77.59, city Bengaluru"
+        "added user 1 +919876543210: Asia/Kolkata at 06:30, lat 12.97 lon 77.59, "
+        "city Bengaluru, language en"
     )
     assert resyncs == [{Slot("Asia/Kolkata", "06:30")}]
 
@@ -90,6 +92,7 @@ def test_users_add_json_prints_the_user_view(database_url: str) -> None:
         "city": None,
         "active": True,
         "status": "active",
+        "language": "en",
     }
 
 
@@ -107,7 +110,7 @@ def test_users_add_takes_negative_coordinates(database_url: str) -> None:
     [
         ("--tz", "Asia/Bombay2", "timezone"),
         ("--phone", "9876543210", "phone"),
-        ("--phone", "+91 98765 43210", "phone"),
+        ("--phone", "+91 98765 4321", "phone"),  # one digit short
         ("--lat", "91", "latitude"),
         ("--lat", "twelve", "latitude"),
         ("--lon", "-181", "longitude"),
@@ -122,9 +125,9 @@ def test_users_add_with_bad_input_names_field_and_value_exits_2_and_writes_nothi
     value: str,
     field: str,
 ) -> None:
-    add(database_url, "+910000000001", "--city", "Mysuru")
+    add(database_url, "+919800000001", "--city", "Mysuru")
     before = snapshot(engine)
-    args = {"--phone": "+910000000002", "--tz": "Asia/Kolkata", "--lat": "1", "--lon": "2"}
+    args = {"--phone": "+919800000002", "--tz": "Asia/Kolkata", "--lat": "1", "--lon": "2"}
     args[option] = value
     flat = [part for pair in args.items() for part in pair]
     result = users(database_url, "add", *flat, "--city", "Hubli")
@@ -139,8 +142,8 @@ def test_users_add_with_a_taken_phone_names_it_exits_2_and_writes_nothing(
     add(database_url, "+919876543210")
     before = snapshot(engine)
     result = users(
-        database_url, "add", "--phone", "+919876543210", "--tz", "UTC", "--lat", "0",
-        "--lon", "0", "--city", "Nowhere",
+        database_url, "add", "--phone", "+919876543210", "--tz", "Asia/Kolkata", "--lat",
+        "15.36", "--lon", "75.12", "--city", "Hubli",
     )  # fmt: skip
     assert_one_line_error(result, 2, "'+919876543210'", "already registered")
     assert snapshot(engine) == before
@@ -168,6 +171,7 @@ def test_users_update_changes_the_user_and_resyncs_old_and_new_slot(
         "city": "Kathmandu",
         "active": True,
         "status": "active",
+        "language": "en",
     }
     assert resyncs[-1] == {Slot("Asia/Kolkata", "06:30"), Slot("Asia/Kathmandu", "07:15")}
     assert users(database_url, "update", "1", "--send-time", "8:00").stdout.startswith(
@@ -206,7 +210,7 @@ def test_users_commands_on_an_unknown_id_exit_2_and_write_nothing(
 ) -> None:
     add(database_url)
     before = snapshot(engine)
-    extra = ["--tz", "UTC"] if command == "update" else []
+    extra = ["--tz", "Europe/London"] if command == "update" else []
     assert_one_line_error(users(database_url, command, "42", *extra), 2, "user 42 not found")
     assert snapshot(engine) == before
 
@@ -257,9 +261,10 @@ def test_users_list_prints_a_table_for_people(database_url: str) -> None:
     add(database_url, "+919876543210", "--city", "Bengaluru")
     users(database_url, "deactivate", "1")
     lines = users(database_url, "list").stdout.splitlines()
-    assert " ".join(lines[0].split()) == "id phone timezone send time lat lon city status"
+    assert " ".join(lines[0].split()) == "id phone timezone send time lat lon city lang status"
     assert lines[2].split() == [
-        "1", "+919876543210", "Asia/Kolkata", "06:30", "12.97", "77.59", "Bengaluru", "inactive",
+        "1", "+919876543210", "Asia/Kolkata", "06:30", "12.97", "77.59", "Bengaluru", "en",
+        "inactive",
     ]  # fmt: skip
 
 
@@ -303,20 +308,20 @@ def test_users_import_inserts_good_rows_reports_bad_lines_and_exits_1(
         HEADER
         + "+447400100001,Europe/London,51.5,-0.12,London,\n"  # 2 ok
         + "+447400100002,Europe/Lonon,51.5,-0.12,,\n"  # 3 bad zone
-        + "+447400100003,UTC,0\n"  # 4 column count
-        + "+447400100001,UTC,0,0,,\n"  # 5 duplicate in file
-        + "+919999999999,UTC,0,0,,\n"  # 6 already in the database
+        + "+447400100003,Europe/London,0\n"  # 4 column count
+        + "+447400100001,Europe/London,51.5,0,,\n"  # 5 duplicate in file
+        + "+919999999999,Asia/Kolkata,15.36,75.12,,\n"  # 6 already in the database
         + "+14155992000,America/Los_Angeles,37.77,-122.42,,05:45\n"  # 7 ok
     )
     result = users(database_url, "import", str(csv_file))
     assert result.exit_code == 1
-    assert result.stdout.strip() == "imported 2 users, rejected 4 rows"
+    assert result.stdout.strip() == "added 2, updated 0, skipped 1, rejected 3"
     errors = result.stderr.strip().splitlines()
     assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 6"]
     assert "'Europe/Lonon'" in errors[0]
     assert "expected 6 columns" in errors[1]
     assert "duplicate phone '+447400100001'" in errors[2]
-    assert "'+919999999999' is already registered" in errors[3]
+    assert errors[3].startswith("line 6: skipped: phone '+919999999999' is already registered")
     assert resyncs[-1] == {Slot("Europe/London", "06:30"), Slot("America/Los_Angeles", "05:45")}
     assert [u["phone"] for u in listed(database_url)] == [
         "+919999999999",
@@ -334,8 +339,11 @@ def test_users_import_of_a_clean_file_exits_0_and_json_reports_it(
     result = users(database_url, "import", str(csv_file), "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
-        "inserted": 1,
+        "added": 1,
+        "updated": 0,
+        "skipped": [],
         "rejected": [],
+        "warnings": [],
         "slots": [{"zone": "Europe/London", "send_time": "06:30"}],
     }
 

@@ -3,9 +3,6 @@ statuses that arrive late, out of order or twice."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -13,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,10 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from cli import main
 from core.settings import Settings, WhatsAppSettings
 from delivery import ledger
-from embedded.redis_server import free_port
 from models import Delivery, User
+from tests.helpers import meta_webhook, post_signed, serve
 from web.app import create_app
-from whatsapp.webhook import sign
 
 SECRET = "app-secret-8f2c"
 VERIFY = "verify-me-41"
@@ -35,20 +30,8 @@ AT = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
 @pytest.fixture
 def server(settings: Settings, sessions: sessionmaker[Session]) -> Iterator[str]:
     settings = replace(settings, whatsapp=WhatsAppSettings(app_secret=SECRET, verify_token=VERIFY))
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings, sessions), host="127.0.0.1", port=port, log_level="warning"
-    )
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not instance.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/webhooks/whatsapp"
-    instance.should_exit = True
-    thread.join(timeout=10)
+    for url in serve(create_app(settings, sessions)):
+        yield f"{url}/webhooks/whatsapp"
 
 
 @pytest.fixture
@@ -71,15 +54,7 @@ def sent(sessions: sessionmaker[Session]) -> dict[str, int]:
 
 
 def statuses(*items: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "918045000000",
-                         "phone_number_id": "106540352242922"},
-            "statuses": list(items),
-        }}]}],
-    }  # fmt: skip
+    return meta_webhook({"statuses": list(items)})
 
 
 def status(message_id: str, name: str, **extra: Any) -> dict[str, Any]:
@@ -88,11 +63,7 @@ def status(message_id: str, name: str, **extra: Any) -> dict[str, Any]:
 
 
 def post(url: str, payload: Any, secret: str | None = SECRET, raw: bytes | None = None) -> int:
-    body = raw if raw is not None else json.dumps(payload).encode()
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers["X-Hub-Signature-256"] = sign(body, secret)
-    return httpx.post(url, content=body, headers=headers, timeout=10).status_code
+    return post_signed(url, payload, secret, raw)
 
 
 def row_states(sessions: sessionmaker[Session]) -> list[tuple[str | None, str, int | None]]:

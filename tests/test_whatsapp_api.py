@@ -104,17 +104,19 @@ def test_template_push_submits_it_and_status_reads_its_review_back(
 ) -> None:
     pushed = cli(settings, cloud_api, "template", "push", "--json")
     assert pushed.exit_code == 0, pushed.output
-    assert json.loads(pushed.stdout)["status"] == "PENDING"
-    [stored] = cloud_api.templates()
-    assert stored["name"] == "daily_panchangam" and stored["parameter_format"] == "NAMED"
+    assert [a["status"] for a in json.loads(pushed.stdout)] == ["PENDING", "PENDING"]
+    stored = cloud_api.templates()
+    assert sorted(t["language"] for t in stored) == ["en", "hi"]
+    assert all(t["name"] == "daily_panchangam" and t["parameter_format"] == "NAMED" for t in stored)
     first = cli(settings, cloud_api, "template", "status")
     assert "daily_panchangam  en        PENDING" in first.stdout
     second = json.loads(cli(settings, cloud_api, "template", "status", "--json").stdout)
-    assert [t["status"] for t in second] == ["APPROVED"]
+    assert [t["status"] for t in second] == ["APPROVED", "APPROVED"]
     again = cli(settings, cloud_api, "template", "push")
     assert again.exit_code == 1
     assert again.stderr == (
-        "Error: WhatsApp error 100: Invalid parameter (Content in this language already exists)\n"
+        "Error: WhatsApp error 100: Invalid parameter (Content in this language already exists)"
+        " (language en; submitted before it: none)\n"
     )
 
 

@@ -202,12 +202,14 @@ def test_a_setup_error_halts_both_workers_alerts_once_and_send_now_finishes_the_
     assert len(api.alerts()) == 1
 
 
-def test_a_worker_killed_while_sending_resends_at_most_the_requests_in_flight(
+def test_a_worker_killed_while_sending_resends_at_most_what_it_had_not_written(
     pg: Engine, postgres_url: str, redis_url: str, redis_client: redis.Redis,
     tmp_path: Path, groups: list[Any],
 ) -> None:  # fmt: skip
     # 300 ms a round trip, 4 at once: a kill finds requests Meta took and the worker never saw
-    # answered. The reconciler (every 3 s, 6 s lease) reruns the slot on a fresh worker.
+    # answered, and answers it saw but had not yet written (marks go in groups every 10 ms,
+    # while each thread has already sent its next request). The reconciler (every 3 s, 6 s
+    # lease) reruns the slot on a fresh worker.
     api = start_api(groups, latency_ms=300)
     settings = stack(postgres_url, redis_url, tmp_path, api, rate_per_s=1000.0,
                      send_concurrency=4, claim_lease_s=6, reconcile_interval_s=3)  # fmt: skip
@@ -221,7 +223,9 @@ def test_a_worker_killed_while_sending_resends_at_most_the_requests_in_flight(
     procs.start("beat", "beat")
     assert wait_until(lambda: sum(accepted_requests(api).values()) >= 8, 90), procs.log("worker-a")
     procs.kill("worker-a")
-    in_flight = settings.send_concurrency
+    # Per thread: one request in flight, and one answer not yet written (a group is written
+    # far sooner than a round trip, so never two). A clean-clone CI run once saw exactly 8.
+    unmarked_at_most = 2 * settings.send_concurrency
     procs.start("worker-b", "worker", "--concurrency=1")
     everyone = {digits(n) for n in range(users)}
     done = wait_until(lambda: set(statuses(sessions)) == everyone
@@ -230,5 +234,5 @@ def test_a_worker_killed_while_sending_resends_at_most_the_requests_in_flight(
     accepted = accepted_requests(api)
     duplicates = sum(accepted.values()) - users
     assert set(accepted) == everyone
-    assert 0 <= duplicates <= in_flight, accepted
+    assert 0 <= duplicates <= unmarked_at_most, accepted
     assert runs(sessions)[0].outcome == "abandoned"

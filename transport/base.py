@@ -13,7 +13,8 @@ class Message:
 
     `to` is E.164 ('+919876543210'); `timezone` and `send_time` ('HH:MM') name the slot;
     `local_date` is the day in that zone the message is for; `fields` carries structured
-    content beside the plain `text`, and `params` the template's parameters.
+    content beside the plain `text`, and `params` the template's parameters; `language` ('en'
+    or 'hi') is the language `text` and `params` are written in, and so the template's.
     """
 
     to: str
@@ -24,6 +25,7 @@ class Message:
     fields: dict[str, Any] = field(default_factory=dict)
     # The message template's named parameters, each a single line (WhatsApp sends these).
     params: dict[str, str] = field(default_factory=dict)
+    language: str = "en"
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,10 @@ from transport.base import Message, Receipt
 class OutboxTransport:
     """Appends one JSON object per message to `path` (JSON Lines).
 
-    Keys: `to`, `timezone`, `local_date` (ISO date), `send_time`, `text`, `sent_at` (ISO 8601
-    UTC), `fields`. Several worker processes may append at once: each line goes out in a single
-    write under an exclusive flock on an O_APPEND descriptor, so lines never interleave.
+    Keys: `to`, `timezone`, `local_date` (ISO date), `send_time`, `language` ('en', 'hi': that
+    of `text`), `text`, `sent_at` (ISO 8601 UTC), `fields`. Several worker processes may append
+    at once: each line goes out in a single write under an exclusive flock on an O_APPEND
+    descriptor, so lines never interleave.
     """
 
     # One at a time: a local file write takes microseconds, and lines stay in send order.
@@ -35,6 +36,7 @@ class OutboxTransport:
             "timezone": message.timezone,
             "local_date": message.local_date.isoformat(),
             "send_time": message.send_time,
+            "language": message.language,
             "text": message.text,
             "sent_at": clock.now().isoformat(),
             "fields": message.fields,

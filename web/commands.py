@@ -13,12 +13,25 @@ from core.console import AppContext, handle_errors
 @click.pass_obj
 @handle_errors
 def web(obj: AppContext, host: str, port: int) -> None:
-    """Serve WhatsApp's webhook at /webhooks/whatsapp (needs WHATSAPP_APP_SECRET and
-    WHATSAPP_VERIFY_TOKEN)."""
+    """Serve WhatsApp's webhook at /webhooks/whatsapp: message statuses, and subscribers'
+    own commands (needs WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN)."""
     import uvicorn
 
     from web.app import create_app
 
-    app = create_app(obj.settings, obj.sessions)  # checks the secrets before listening
+    # The secrets first: without them nothing else matters.
+    obj.settings.whatsapp.require("app_secret", "verify_token")
+    app = create_app(obj.settings, obj.sessions, obj.redis())
     click.echo(f"serving the WhatsApp webhook on http://{host}:{port}/webhooks/whatsapp")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    if obj.settings.log_format == "json":
+        import logging
+
+        from core.logs import use_json
+
+        logging.basicConfig(level=logging.INFO)
+        use_json()
+        # uvicorn's own log config would give its loggers text handlers; without it they
+        # propagate to the root logger's JSON handler.
+        uvicorn.run(app, host=host, port=port, log_config=None)
+    else:
+        uvicorn.run(app, host=host, port=port, log_level="info")

@@ -5,6 +5,9 @@ template is part of the product: `panchang template push` submits it, and every 
 and fills its named parameters. Meta's limits, checked here before anything is sent: a body of
 at most 1,024 characters once filled, parameters named with lowercase letters and `_`, and no
 parameter text with a newline, a tab or more than four spaces in a row (error 132018).
+
+A template is shipped in several languages under one name, as Meta registers it: English
+(`en`) and Hindi (`hi`), each with its own body and examples and the same parameters.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Any
 from core.errors import ValidationError
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+# The language every template is shipped in; others (Hindi, `hi`) are shipped beside it.
+DEFAULT_LANGUAGE = "en"
 BODY_MAX_CHARS = 1024
 _PARAM = re.compile(r"\{\{([a-z_]+)\}\}")
 _NAME = re.compile(r"^[a-z_]+$")
@@ -111,21 +116,57 @@ class Template:
         }
 
 
+def load(name: str = "daily_panchangam", language: str = DEFAULT_LANGUAGE) -> Template:
+    """The template shipped as `whatsapp/templates/<name>.json` in `language` ('en', 'hi'),
+    checked against Meta's rules with its own examples."""
+    templates = load_all(name)
+    if language not in templates:
+        raise ValidationError(
+            "template language", language, f"{name} is shipped in {', '.join(templates)}"
+        )
+    return templates[language]
+
+
+def load_all(name: str = "daily_panchangam") -> dict[str, Template]:
+    """Every language of the template shipped as `whatsapp/templates/<name>.json`, English
+    first: one name, one category and the same parameters in each language (Meta registers one
+    template name in several languages), each body checked with its own examples. Read once
+    per process; do not change the dict."""
+    return _load_all(name)
+
+
 @cache
-def load(name: str = "daily_panchangam") -> Template:
-    """The template shipped as `whatsapp/templates/<name>.json`, checked against Meta's rules
-    with its own examples."""
+def _load_all(name: str) -> dict[str, Template]:
     try:
         data = json.loads((TEMPLATES_DIR / f"{name}.json").read_text())
     except OSError as err:
         raise ValidationError("template", name, f"no such file in {TEMPLATES_DIR}") from err
-    template = Template(
-        name=data["name"],
-        category=data["category"],
-        language=data["language"],
-        body=data["body"],
-        examples=dict(data["examples"]),
-    )
+    languages: dict[str, Any] = data["languages"]
+    if DEFAULT_LANGUAGE not in languages:
+        raise ValidationError("template", name, f"no {DEFAULT_LANGUAGE!r} language")
+    templates: dict[str, Template] = {}
+    for language in sorted(languages, key=lambda code: code != DEFAULT_LANGUAGE):
+        shipped = languages[language]
+        templates[language] = _checked(
+            Template(
+                name=data["name"],
+                category=data["category"],
+                language=language,
+                body=shipped["body"],
+                examples=dict(shipped["examples"]),
+            )
+        )
+    english = set(templates[DEFAULT_LANGUAGE].parameter_names)
+    for language, template in templates.items():
+        if set(template.parameter_names) != english:
+            raise ValidationError(
+                "template", f"{name} ({language})",
+                f"parameters {template.parameter_names} differ from the English ones",
+            )  # fmt: skip
+    return templates
+
+
+def _checked(template: Template) -> Template:
     problems = template.problems(template.examples)
     bad_names = [n for n in template.parameter_names if not _NAME.match(n)]
     if bad_names:
@@ -133,5 +174,21 @@ def load(name: str = "daily_panchangam") -> Template:
     if _PARAM.match(template.body) or re.search(r"\}\}\s*$", template.body):
         problems.append("the body must not start or end with a parameter")
     if problems:
-        raise ValidationError("template", name, "; ".join(problems))
+        where = f"{template.name} ({template.language})"
+        raise ValidationError("template", where, "; ".join(problems))
     return template
+
+
+def meta_codes(templates: dict[str, Template], english_code: str) -> dict[str, str]:
+    """The language code each shipped language is registered under at Meta: English under
+    `english_code` (WHATSAPP_TEMPLATE_LANGUAGE: `en`, or e.g. `en_US`), every other language
+    under its own code (`hi`)."""
+    codes = {
+        language: english_code if language == DEFAULT_LANGUAGE else language
+        for language in templates
+    }
+    if len(set(codes.values())) != len(codes):
+        raise ValidationError(
+            "WHATSAPP_TEMPLATE_LANGUAGE", english_code, "is the code of another shipped language"
+        )
+    return codes

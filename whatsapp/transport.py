@@ -6,16 +6,22 @@ Retries, halts and what each failure means for the ledger belong to the run
 
 from __future__ import annotations
 
-from core.errors import TransportError
+from core.errors import FailureKind, TransportError
 from transport.base import Message, Receipt
 from whatsapp.client import CloudApi
 from whatsapp.errors import THROUGHPUT
 from whatsapp.rate_limit import RateLimiter
-from whatsapp.template import Template
+from whatsapp.template import Template, load_all, meta_codes
 
 
 class WhatsAppTransport:
-    """Sends `template` in `language`, its parameters taken from `Message.params`."""
+    """Sends the template in the message's language, its parameters taken from
+    `Message.params`.
+
+    `template` is the English one, registered at Meta as `template_name` in `language`
+    (WHATSAPP_TEMPLATE_LANGUAGE); the other languages shipped with it (Hindi) are sent under
+    the same name with their own code (`hi`).
+    """
 
     def __init__(
         self,
@@ -32,16 +38,28 @@ class WhatsAppTransport:
         self.template_name = template_name
         self.language = language
         self.concurrency = concurrency
+        shipped = {**load_all(template.name), template.language: template}
+        codes = meta_codes(shipped, language)
+        # Message.language -> (template, the code it is registered under at Meta)
+        self.templates = {lang: (shipped[lang], codes[lang]) for lang in shipped}
 
     def send(self, message: Message, halt_key: str | None = None) -> Receipt:
         """One request; TransportError (with its kind and code) when WhatsApp refuses, or
         (kind HALTED) without a request when `halt_key` says the run was halted."""
+        found = self.templates.get(message.language)
+        if found is None:
+            raise TransportError(
+                f"no {self.template_name} template in language {message.language!r} "
+                f"(shipped: {', '.join(self.templates)})",
+                kind=FailureKind.FINAL,
+            )
+        template, code = found
         payload = {
             "type": "template",
             "template": {
                 "name": self.template_name,
-                "language": {"code": self.language},
-                "components": [self.template.body_component(message.params)],
+                "language": {"code": code},
+                "components": [template.body_component(message.params)],
             },
         }
         self.limiter.wait(halt_key)

@@ -2,7 +2,8 @@
 
 Meta signs each POST with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body, keyed
 with the app secret>`; anything else is refused. Statuses (`sent`, `delivered`, `read`,
-`failed`) arrive as `entry[].changes[].value.statuses[]`, at least once and in any order.
+`failed`) arrive as `entry[].changes[].value.statuses[]`, at least once and in any order;
+messages people send us as `entry[].changes[].value.messages[]`, also at least once.
 """
 
 from __future__ import annotations
@@ -89,3 +90,51 @@ def _values(payload: Any) -> Iterator[dict[str, Any]]:
             value = change.get("value") if isinstance(change, dict) else None
             if isinstance(value, dict):
                 yield value
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message a person sent to our number: its id, the sender as digits without `+`,
+    its type, and its body: `text` for a text (or a button's text), the position and the
+    place's own name and address for a shared location."""
+
+    message_id: str
+    sender: str
+    type: str
+    text: str | None = None
+    latitude: object = None
+    longitude: object = None
+    name: str | None = None
+    address: str | None = None
+
+
+def inbound_messages(payload: Any) -> Iterator[InboundMessage]:
+    """The messages in a webhook payload (`entry[].changes[].value.messages[]`); items without
+    an id or a sender are passed over. Values are not checked here: the caller validates the
+    sender and the coordinates and refuses what is wrong."""
+    for value in _values(payload):
+        for item in value.get("messages") or []:
+            if not isinstance(item, dict):
+                continue
+            message_id, sender = item.get("id"), item.get("from")
+            if not isinstance(message_id, str) or not isinstance(sender, str):
+                continue
+            kind = str(item.get("type") or "")
+            found = item.get(kind)
+            body: dict[str, Any] = found if isinstance(found, dict) else {}
+            if kind == "location":
+                yield InboundMessage(
+                    message_id, sender, kind,
+                    latitude=body.get("latitude"), longitude=body.get("longitude"),
+                    name=_text(body.get("name")), address=_text(body.get("address")),
+                )  # fmt: skip
+            elif kind == "text":
+                yield InboundMessage(message_id, sender, kind, text=_text(body.get("body")))
+            elif kind == "button":  # a quick-reply button of a template, e.g. "STOP"
+                yield InboundMessage(message_id, sender, kind, text=_text(body.get("text")))
+            else:  # images, stickers, reactions...: answered with the help text
+                yield InboundMessage(message_id, sender, kind)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -1,0 +1,1 @@
+"""Operations: views and checks of the running system (`panchang timeline`, ...)."""
