@@ -218,13 +218,35 @@ def sync(
         )
     for value, count in report.skipped_users.items():
         log.warning("sync: skipped %d user(s) with invalid zone or time %r", count, value)
-    if scope is None and not dry_run:
-        # Only a full sync vouches for every entry; `panchang health` reports its age.
-        try:
-            heartbeats.record_sync(client, len(steps.create), len(steps.update), len(steps.delete))
-        except redis.RedisError as err:
-            log.warning("sync: could not record the sync for `panchang health`: %s", err)
+    if not dry_run:
+        _record(client, report, state.wanted if scope is None else None)
     return report
+
+
+def _record(client: redis.Redis, report: SyncReport, full: Desired | None) -> None:
+    """What `panchang health` and `/metrics` say about syncs; never fails the sync itself."""
+    from ops import metrics, metrics_redis
+
+    changes = {"created": report.created, "updated": report.updated, "deleted": report.deleted}
+    fields = metrics.observation(
+        metrics.SYNC_DURATION, report.duration_ms / 1000, scope="scoped" if full is None else "full"
+    )
+    for change, names in changes.items():
+        if names:
+            key = metrics.label_key(metrics.SYNC_CHANGES, {"change": change})
+            fields[metrics.field(metrics.SYNC_CHANGES, key)] = len(names)
+    try:
+        metrics_redis.add(client, fields)
+        if full is not None:
+            # Only a full sync vouches for every entry; `panchang health` reports its age.
+            heartbeats.record_sync(
+                client, len(report.created), len(report.updated), len(report.deleted)
+            )
+            metrics_redis.record_slot_users(
+                client, {f"{slot.zone}@{slot.send_time}": n for slot, n in full.users.items()}
+            )
+    except redis.RedisError as err:
+        log.warning("sync: could not record the sync for health and metrics: %s", err)
 
 
 def _token(lock: Any) -> str:

@@ -145,3 +145,15 @@ def parse_instant(text: str, option: str) -> datetime:
     if moment.tzinfo is None:
         raise ValidationError(option, text, "needs a UTC offset, e.g. +00:00 or Z")
     return moment
+
+
+def duration_text(seconds: float, signed: bool = False) -> str:
+    """'42 s', '3 min 05 s', '2 h 07 min' for people; negative with '-', and with `signed`
+    positive with '+' (a lag: '+42 s' late, '-2 s' early)."""
+    sign = "-" if seconds < 0 else ("+" if signed else "")
+    whole = round(abs(seconds))
+    if whole < 60:
+        return f"{sign}{whole} s"
+    if whole < 3600:
+        return f"{sign}{whole // 60} min {whole % 60:02d} s"
+    return f"{sign}{whole // 3600} h {whole % 3600 // 60:02d} min"

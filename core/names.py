@@ -122,3 +122,11 @@ CELERY_QUEUE_KEY = "celery"
 def worker_heartbeat_key(host: str, pid: int) -> str:
     """Refreshed every few seconds by one worker process (found with SCAN on the prefix)."""
     return f"{WORKER_HEARTBEAT_PREFIX}{host}:{pid}"
+
+
+# --- Metrics (`/metrics`) --------------------------------------------------------------------
+
+METRICS_KEY = "panchang:metrics"
+"""Every process's counters and histogram buckets, one hash field each (`ops.metrics`)."""
+SLOT_USERS_KEY = "panchang:metrics:slot-users"
+"""Active users per `zone@HH:MM`, as the last full sync counted them (replaced whole)."""

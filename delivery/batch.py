@@ -37,6 +37,7 @@ from delivery.runs import BatchWork, Counts, Worker
 from delivery.sender import DEFAULT_POLICY, Halt, Outcome, RetryPolicy, Verdict, deliver
 from models import BatchState, City, Delivery, DeliveryStatus, RunOutcome, RunTrigger, User
 from models.db import session_scope
+from ops import metrics
 from scheduler.slots import Slot
 from subscribers.registry import mark_unreachable
 from transport.base import Transport
@@ -170,6 +171,7 @@ class _Batch:
                     ledger.mark_failed(db, delivery_id, outcome.error or verdict, at, outcome.code)
                 else:  # DEFERRED, HALT, HALTED: not sent; the row goes back for a later run
                     ledger.release_one(db, delivery_id, self.token, at, outcome.error, outcome.code)
+        metrics.TALLY.inc(metrics.MESSAGES, outcome=verdict.value, error_code=_code(outcome.code))
         if verdict not in (Verdict.ACCEPTED, Verdict.HALTED):
             log.warning(
                 "user %s: %s after %d attempts: %s",
@@ -257,6 +259,10 @@ def send_batch(
     if outcome is RunOutcome.COMPLETE or outcome is RunOutcome.FAILED:
         _alert_on_failures(batch, settings)
     return batch.counts
+
+
+def _code(code: int | None) -> str:
+    return "" if code is None else str(code)
 
 
 def _deadline(work: BatchWork, settings: Settings) -> datetime | None:

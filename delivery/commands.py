@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from core.console import AppContext, emit_json, emit_table, handle_errors, json_option
+from core.console import (
+    AppContext,
+    duration_text,
+    emit_json,
+    emit_table,
+    handle_errors,
+    json_option,
+)
 from core.errors import ValidationError
 from core.names import BATCH_TASK
 
@@ -185,9 +192,9 @@ def runs_command(obj: AppContext, date_text: str | None, zone: str | None, as_js
         [
             (
                 v["id"], f"{v['timezone']}@{v['send_time']}", v["local_date"], v["trigger"],
-                v["status"], _duration(v["lag_s"]), _batches(v),
+                v["status"], duration_text(v["lag_s"]), _batches(v),
                 v["sent"], v["skipped"], v["failed"], v["held"],
-                f"{_duration(v['last_report_age_s'])} ago", f"{v['host']}:{v['pid']}",
+                f"{duration_text(v['last_report_age_s'])} ago", f"{v['host']}:{v['pid']}",
             )
             for v in views
         ],
@@ -234,16 +241,6 @@ def _view(run: Any, now: datetime, lease_s: int) -> dict[str, Any]:
 def _batches(view: dict[str, Any]) -> str:
     total = view["batches_total"]
     return "-" if total is None else f"{view['batches_done']}/{total}"
-
-
-def _duration(seconds: float) -> str:
-    sign = "-" if seconds < 0 else ""
-    whole = int(abs(seconds))
-    if whole < 60:
-        return f"{sign}{whole}s"
-    if whole < 3600:
-        return f"{sign}{whole // 60}m{whole % 60:02d}s"
-    return f"{sign}{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 DELIVERY_HEADERS = (
@@ -338,7 +335,7 @@ def failures(
     _emit_deliveries(views, as_json)
 
 
-@failures.command("retry")
+@failures.command("retry", short_help="Send the matching dead letters again.")
 @_failure_filters
 @json_option
 @click.pass_obj

@@ -64,15 +64,19 @@ class Filters:
         return query
 
 
+def view_query() -> Select:
+    """Ledger rows as `DeliveryView` columns, with the user's phone (None once erased)."""
+    return select(
+        Delivery.user_id, User.phone, Delivery.timezone, Delivery.send_time,
+        Delivery.local_date, Delivery.status, Delivery.message_id, Delivery.error_code,
+        Delivery.error, Delivery.attempts, Delivery.updated_at,
+    ).outerjoin(User, User.id == Delivery.user_id)  # fmt: skip
+
+
 def list_deliveries(session: Session, filters: Filters, limit: int = 10_000) -> list[DeliveryView]:
     """Ledger rows matching `filters`, by local date (newest first), slot and user."""
     query = filters.apply(
-        select(
-            Delivery.user_id, User.phone, Delivery.timezone, Delivery.send_time,
-            Delivery.local_date, Delivery.status, Delivery.message_id, Delivery.error_code,
-            Delivery.error, Delivery.attempts, Delivery.updated_at,
-        )
-        .outerjoin(User, User.id == Delivery.user_id)
+        view_query()
         .order_by(
             Delivery.local_date.desc(), Delivery.timezone, Delivery.send_time, Delivery.user_id
         )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from models import BatchState, RunOutcome, RunTrigger, SendBatch, SendRun, User
 from models.base import UTCDateTime
+from ops import metrics
 
 # Batch states a task may (re)start; `running` because a batch whose worker died is delivered
 # again (acks_late) and must run once more.
@@ -295,12 +296,18 @@ def end_run(
     values: dict[str, Any] = {"outcome": outcome.value, "finished_at": at}
     if error is not None:
         values["error"] = error[:500]
-    result = session.execute(
+    started_at = session.scalar(
         update(SendRun)
         .where(SendRun.id == run_id, SendRun.outcome.is_(None))
         .values(**values)
+        .returning(SendRun.started_at)
         .execution_options(synchronize_session=False)
     )
+    if started_at is not None:
+        metrics.TALLY.inc(metrics.SLOT_RUNS, outcome=outcome.value)
+        if outcome in _SENDING_OUTCOMES:
+            seconds = (at - started_at).total_seconds()
+            metrics.TALLY.observe(metrics.SLOT_DURATION, seconds, outcome=outcome.value)
     if outcome in (RunOutcome.FAILED, RunOutcome.ABANDONED, RunOutcome.MISSED):
         session.execute(
             update(SendBatch)
@@ -313,7 +320,12 @@ def end_run(
             )
             .execution_options(synchronize_session=False)
         )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return started_at is not None
+
+
+# Outcomes of runs that sent: their duration says how long the slot took to go out. A missed
+# or abandoned run's "duration" would measure the reconciler's timing instead.
+_SENDING_OUTCOMES = (RunOutcome.COMPLETE, RunOutcome.FAILED, RunOutcome.HALTED)
 
 
 def abandon(

@@ -26,6 +26,8 @@ from delivery.runs import Worker
 from delivery.sender import DEFAULT_POLICY, RetryPolicy
 from models import RunOutcome, RunTrigger, SendRun
 from models.db import session_scope
+from ops import metrics
+from ops.metrics_redis import flush
 from transport.base import Transport
 
 log = logging.getLogger(__name__)
@@ -118,6 +120,8 @@ def plan_run(
             )  # fmt: skip
             return RunPlan(zone, send_time, day, run_id, [], RunOutcome.MISSED)
         run_id = runs.start_run(session, zone, send_time, day, now, trigger, worker)
+        if trigger is not RunTrigger.MANUAL:  # an operator's send-now has no "on time"
+            metrics.TALLY.observe(metrics.FIRE_LAG, occurrence.offset_s, trigger=trigger.value)
         ranges = runs.batch_ranges(session, zone, send_time, now, settings.send_batch_size)
         batch_ids = runs.add_batches(session, run_id, ranges, clock.now())
     return RunPlan(zone, send_time, day, run_id, batch_ids)
@@ -165,6 +169,8 @@ def run_slot(
             except Exception:
                 log.exception("could not record send_run %s as failed", plan.run_id)
         raise
+    finally:
+        flush(redis_client)  # outside a Celery task (send-now), nothing else would
     return summary_of(sessions, plan)
 
 

@@ -285,3 +285,71 @@ def render_text(health: Health) -> list[str]:
     lines.append("ok" if health.ok else f"UNHEALTHY: {len(health.problems)} problem(s)")
     lines.extend(health.problems)
     return lines
+
+
+# Every check `evaluate` can make, in the order a person reads them; each problem it reports
+# starts with one of these names.
+CHECKS = ("redis", "database", "beat", "workers", "sync", "entries", "runs")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check's line: `ok` is None when it did not run (not asked for, or behind a service
+    that is down), and `details` are its problems when failing, what was seen when passing."""
+
+    name: str
+    ok: bool | None
+    details: tuple[str, ...]
+
+
+def checks(health: Health) -> list[Check]:
+    """One line per check, for a page that lists them.
+
+    Pass or fail is read from `health.problems` alone, so a page can never judge a check
+    differently from `panchang health`; the report only adds what a passing check saw. A
+    problem under a name not in CHECKS (a check added later) still gets a failing line.
+    """
+    r = health.report
+    failing: dict[str, list[str]] = {}
+    for problem in health.problems:
+        name, _, text = problem.partition(": ")
+        failing.setdefault(name, []).append(text or problem)
+    seen = {
+        "redis": "answers",
+        "database": None
+        if r["database"] is None
+        else f"answers; schema at the newest migration ({r['database']['revision']})",
+        "beat": None if r["beat"] is None else _beat_summary(r["beat"]),
+        "workers": None
+        if r["workers"] is None
+        else f"{r['workers']['fresh']} process(es) with a fresh heartbeat"
+        + ("" if r["queue_depth"] is None else f"; {r['queue_depth']} message(s) queued"),
+        "sync": None
+        if r["last_sync_age_s"] is None
+        else f"last full sync {r['last_sync_age_s']:.0f} s ago",
+        "entries": None
+        if r["entries"] is None
+        else f"{r['entries']['wanted']} wanted, {r['entries']['present']} present",
+        "runs": None if r["today"] is None else _today_summary(r["today"]),
+    }
+    lines = []
+    for name in (*CHECKS, *(n for n in failing if n not in CHECKS)):
+        if name in failing:
+            lines.append(Check(name, False, tuple(failing[name])))
+        elif seen.get(name) is not None:
+            lines.append(Check(name, True, (str(seen[name]),)))
+        else:
+            lines.append(Check(name, None, ("not checked",)))
+    return lines
+
+
+def _beat_summary(beat: dict[str, Any]) -> str:
+    holder = beat["holder"]
+    who = f"{holder['host']}:{holder['pid']}" if holder else "nobody"
+    age = beat["last_tick_age_s"]
+    return f"lock held by {who}; last tick {'never' if age is None else f'{age:.0f} s ago'}"
+
+
+def _today_summary(today: dict[str, Any]) -> str:
+    runs = ", ".join(f"{k} {v}" for k, v in today["runs"].items() if v)
+    return f"runs since 00:00 UTC: {runs or 'none'}; dead letters: {today['dead_letters']}"

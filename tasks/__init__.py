@@ -22,7 +22,17 @@ def _json_logs(logger: logging.Logger, **_: object) -> None:
         use_json(logger)
 
 
+def _flush_metrics(**_: object) -> None:
+    # After every task, in the process that ran it: what it counted (messages, rate-limit
+    # waits, runs ended) reaches the shared counters in one round trip.
+    from ops.metrics_redis import flush
+    from tasks import runtime
+
+    flush(runtime.redis_client())
+
+
 signals.after_setup_logger.connect(_json_logs, weak=False)
 signals.after_setup_task_logger.connect(_json_logs, weak=False)
+signals.task_postrun.connect(_flush_metrics, weak=False)
 
 __all__ = ["app"]

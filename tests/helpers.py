@@ -92,3 +92,21 @@ def post_signed(url: str, payload: Any, secret: str | None, raw: bytes | None = 
     if secret is not None:
         headers["X-Hub-Signature-256"] = sign(body, secret)
     return httpx.post(url, content=body, headers=headers, timeout=10).status_code
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def scrape(url: str) -> Samples:
+    """`GET {url}/metrics`, parsed: (sample name, sorted labels) -> value."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(f"{url}/metrics", timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }

@@ -160,7 +160,7 @@ def test_runs_lists_each_run_with_trigger_counts_and_who_ran_it(
     assert run["lag_s"] == 8.5 * 3600
     code, out, _ = invoke(settings, "runs")
     assert code == 0
-    assert "America/New_York@06:30  2025-07-04  manual   complete  8h30m" in out
+    assert "America/New_York@06:30  2025-07-04  manual   complete  8 h 30 min" in out
     # Other dates and zones filter it out.
     assert json.loads(invoke(settings, "runs", "--json", "--date", "2025-07-03")[1]) == []
     assert json.loads(invoke(settings, "runs", "--json", "--zone", "Asia/Tokyo")[1]) == []

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import redbeat_sync
 from core import clock
 from core.errors import LockLostError, SchemaError, ValidationError
-from core.names import SYNC_HEARTBEAT_KEY, SYNC_LOCK_KEY
+from core.names import METRICS_KEY, SLOT_USERS_KEY, SYNC_HEARTBEAT_KEY, SYNC_LOCK_KEY
 from core.settings import Settings
 from models import User
 from models.db import current_revision, make_engine, session_factory, upgrade
@@ -28,7 +28,18 @@ from scheduler.store import EntryStore, StoredEntry, definition_for
 from tests.helpers import add_users
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-WRITES = ("hset", "hsetnx", "hdel", "zadd", "zrem", "del", "unlink", "set", "expire")
+WRITES = (
+    "hset",
+    "hsetnx",
+    "hdel",
+    "hincrbyfloat",
+    "zadd",
+    "zrem",
+    "del",
+    "unlink",
+    "set",
+    "expire",
+)
 
 
 @pytest.fixture
@@ -143,9 +154,11 @@ def test_second_sync_with_nothing_to_change_writes_nothing_to_redis(
     )
     report = reports[0]
     assert (report.created, report.updated, report.deleted, report.unchanged) == ([], [], [], 2)
-    # The sync's own lock (SET NX, then DEL in its release script) and its record for
-    # `panchang health` are the only writes allowed.
-    assert {w.split()[1] for w in writes} == {SYNC_LOCK_KEY, SYNC_HEARTBEAT_KEY}
+    # The sync's own lock (SET NX, then DEL in its release script) and its records for
+    # `panchang health` and `/metrics` are the only writes allowed.
+    assert {w.split()[1] for w in writes} == {
+        SYNC_LOCK_KEY, SYNC_HEARTBEAT_KEY, METRICS_KEY, SLOT_USERS_KEY
+    }  # fmt: skip
     assert {k: redis_client.dump(k) for k in redis_client.keys("redbeat:*")} == snapshot
 
 

@@ -27,7 +27,9 @@ from models import Delivery, SendBatch, SendRun, User
 from models.db import make_engine, session_factory
 from tasks.app import create_app
 from tests.fake_cloud_api import FakeCloudApi
+from tests.helpers import scrape, serve
 from tests.processes import Processes, wait_until
+from web.app import create_app as create_web_app
 
 pytestmark = pytest.mark.slow
 
@@ -161,6 +163,25 @@ def test_two_workers_share_a_slot_at_the_tiers_rate_and_every_user_is_accepted_o
     # The token and the app secret appear in no log line of any process.
     logs = procs.log("worker-a") + procs.log("worker-b") + api.output()
     assert "send_for_timezone" in logs and TOKEN not in logs and APP_SECRET not in logs
+    # `/metrics` of a web process sees what both worker processes counted.
+    requests_made = len(api.requests())
+    waits = ("panchang_rate_limit_wait_seconds_count", ())
+    for url in serve(create_web_app(settings, sessions, redis_client)):
+        # Each worker adds its counts after its task returns, a moment after the run's outcome.
+        assert wait_until(lambda: scrape(url).get(waits) == requests_made, 15), scrape(url)  # noqa: B023
+        seen = scrape(url)
+    assert seen[("panchang_messages_total", (("error_code", ""), ("outcome", "accepted")))] == 119
+    unreachable = (("error_code", "131026"), ("outcome", "unreachable"))
+    assert seen[("panchang_messages_total", unreachable)] == 1
+    assert seen[("panchang_slot_runs_total", (("outcome", "complete"),))] == 1
+    lag = seen[("panchang_slot_fire_lag_seconds_sum", (("trigger", "beat"),))]
+    assert seen[("panchang_slot_fire_lag_seconds_count", (("trigger", "beat"),))] == 1
+    assert 0 <= lag < 60  # sent within the minute of its send time
+    duration = seen[("panchang_slot_duration_seconds_sum", (("outcome", "complete"),))]
+    assert abs(duration - elapsed) < 5
+    # 120 users at 20/s: the shared limit made them wait, several seconds in all.
+    assert seen[("panchang_rate_limit_wait_seconds_sum", ())] > 10
+    assert seen[("panchang_queue_depth", ())] == 0
 
 
 def test_a_setup_error_halts_both_workers_alerts_once_and_send_now_finishes_the_slot(

@@ -8,7 +8,7 @@ from starlette.applications import Starlette
 
 from core.settings import Settings
 from transport.replies import Replier, configured_replier
-from web import probes, webhooks
+from web import metrics, probes, status, webhooks
 
 
 def create_app(
@@ -17,8 +17,8 @@ def create_app(
     redis_client: redis.Redis | None = None,
     replier: Replier | None = None,
 ) -> Starlette:
-    """The web app for `settings`: the WhatsApp webhook, `/healthz` and `/readyz`.
-    ConfigError when the webhook's secrets are not set.
+    """The web app for `settings`: the WhatsApp webhook, `/healthz`, `/readyz`, `/metrics`
+    and the status page `/`. ConfigError when the webhook's secrets are not set.
 
     `redis_client` lets subscribers' own changes be scheduled at once (without it they wait
     for the periodic sync); `replier` answers them (default: the configured transport's).
@@ -28,6 +28,8 @@ def create_app(
     return Starlette(
         routes=[
             *probes.routes(settings),
+            *metrics.routes(settings, redis_client),
+            *status.routes(settings, sessions),
             *webhooks.routes(settings, sessions, redis_client, replier),
         ]
     )

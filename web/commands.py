@@ -1,4 +1,4 @@
-"""`panchang web`: serve the WhatsApp webhook."""
+"""`panchang web`: serve the WhatsApp webhook, probes, metrics and the status page."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from core.console import AppContext, handle_errors
 @click.pass_obj
 @handle_errors
 def web(obj: AppContext, host: str, port: int) -> None:
-    """Serve WhatsApp's webhook at /webhooks/whatsapp: message statuses, and subscribers'
-    own commands (needs WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN)."""
+    """Serve WhatsApp's webhook at /webhooks/whatsapp (message statuses, subscribers' own
+    commands; needs WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN), and for operators
+    /healthz, /readyz, /metrics (Prometheus) and the status page /."""
     import uvicorn
 
     from web.app import create_app
@@ -23,6 +24,7 @@ def web(obj: AppContext, host: str, port: int) -> None:
     obj.settings.whatsapp.require("app_secret", "verify_token")
     app = create_app(obj.settings, obj.sessions, obj.redis())
     click.echo(f"serving the WhatsApp webhook on http://{host}:{port}/webhooks/whatsapp")
+    click.echo(f"status page http://{host}:{port}/ and metrics http://{host}:{port}/metrics")
     if obj.settings.log_format == "json":
         import logging
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import redis
 
 from core.errors import FailureKind, TransportError
+from ops import metrics
 
 # KEYS[1]: the TAT, in microseconds of Redis time. KEYS[2], optional: the run's halt key.
 # ARGV[1]: microseconds between sends. ARGV[2]: a pause to add first (0, or a penalty after
@@ -70,7 +71,9 @@ class RateLimiter:
 
         TransportError (kind HALTED) instead, reserving nothing, when `halt_key` is set.
         """
-        return self._take(0, halt_key=halt_key)
+        waited = self._take(0, halt_key=halt_key)
+        metrics.TALLY.observe(metrics.RATE_WAIT, waited)
+        return waited
 
     def slow_down(self, penalty_s: float = THROUGHPUT_PENALTY_S) -> None:
         """Push every process's next slot back by `penalty_s` (without sending)."""
