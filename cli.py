@@ -30,7 +30,7 @@ COMMANDS = {
     "panchangam": ("panchangam.command:panchangam_command", "The panchangam of a place and date."),
     "template": ("whatsapp.commands:template", "The WhatsApp message template."),
     "run": ("embedded.commands:run", "Run everything: Beat, a worker, a sync (and Redis)."),
-    "web": ("web.commands:web", "Serve WhatsApp's webhook."),
+    "web": ("web.commands:web", "Webhook, metrics and the status page."),
 }  # fmt: skip
 
 

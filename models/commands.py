@@ -12,7 +12,7 @@ def db() -> None:
     """Database schema."""
 
 
-@db.command("upgrade")
+@db.command("upgrade", short_help="Apply migrations; says what it applied.")
 @click.pass_obj
 @handle_errors
 def db_upgrade(obj: AppContext) -> None:

@@ -4,32 +4,22 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime
+from typing import NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 
+from core import validate
 from core.errors import ValidationError
 from panchangam.day import compute
 from panchangam.render import summary_text, to_json_dict
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """One clear line on stderr and exit status 2 (click's own code for bad usage)."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(2)
-
-
-def _number(text: str | None, option: str, limit: float) -> float:
-    if text is None:
-        _fail(f"{option} is required")
-    try:
-        value = float(text)  # type: ignore[arg-type]
-    except ValueError:
-        _fail(f"{option} {text!r} is not a number")
-    if not -limit <= value <= limit:
-        _fail(f"{option} {text} is outside -{limit:g}..{limit:g} degrees")
-    return value
 
 
 @click.command("panchangam")
@@ -47,24 +37,23 @@ def panchangam_command(
 ) -> None:
     """Print the day's panchangam for a place (times in its zone)."""
     # Options are parsed here rather than by click types so every bad input gives the same
-    # single line and exit 2, instead of click's multi-line usage block.
-    latitude = _number(lat_text, "--lat", 90.0)
-    longitude = _number(lon_text, "--lon", 180.0)
-    if not zone:
-        _fail("--tz is required (an IANA zone such as Asia/Kolkata)")
+    # single line and exit 2 as everywhere else ("invalid latitude '91': ..."), instead of
+    # click's multi-line usage block.
     try:
-        tz = ZoneInfo(zone)  # type: ignore[arg-type]
-    except (ZoneInfoNotFoundError, ValueError):
-        _fail(f"--tz {zone!r} is not a known IANA time zone")
-    if date_text is None:
-        local_date = datetime.now(tz).date()
-    else:
-        try:
-            local_date = date.fromisoformat(date_text)
-        except ValueError:
-            _fail(f"--date {date_text!r} is not a date in the form YYYY-MM-DD")
+        for value, option in ((lat_text, "--lat"), (lon_text, "--lon"), (zone, "--tz")):
+            if not value:
+                _fail(f"{option} is required")
+        latitude = validate.latitude(lat_text)
+        longitude = validate.longitude(lon_text)
+        tz_name = validate.zone(zone or "")
+        if date_text is None:
+            local_date = datetime.now(ZoneInfo(tz_name)).date()
+        else:
+            local_date = validate.local_date(date_text, "--date")
+    except ValidationError as err:
+        _fail(str(err))
     try:
-        result = compute(local_date, latitude, longitude, zone)  # type: ignore[arg-type]
+        result = compute(local_date, latitude, longitude, tz_name)
     except ValidationError as err:
         _fail(str(err))
     if as_json:

@@ -174,7 +174,7 @@ def users_update(
         click.echo(f"updated {view.describe()}")
 
 
-@users.command("deactivate")
+@users.command("deactivate", short_help="Stop sending to a user (kept, reversible).")
 @click.argument("user_id", type=int)
 @click.pass_obj
 @handle_errors
@@ -185,7 +185,7 @@ def users_deactivate(obj: AppContext, user_id: int) -> None:
     _change_one(obj, "deactivated", user_id, deactivate_user)
 
 
-@users.command("reactivate")
+@users.command("reactivate", short_help="Send to a user again.")
 @click.argument("user_id", type=int)
 @click.pass_obj
 @handle_errors
@@ -225,7 +225,7 @@ def users_show(obj: AppContext, user_id: int, as_json: bool) -> None:
     )  # fmt: skip
 
 
-@users.command("delete")
+@users.command("delete", short_help="Erase a user for good (their request).")
 @click.argument("user_id", type=int)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj

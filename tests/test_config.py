@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -279,3 +280,43 @@ def test_every_registered_command_imports_and_has_its_name() -> None:
     for name in cli.COMMANDS:
         command = cli.main.get_command(click.Context(cli.main), name)
         assert command is not None and command.name == name, name
+
+
+def test_no_help_line_is_cut_off() -> None:
+    # Click shortens a command's first help sentence to 45 characters and ends it with "...";
+    # an operator scanning `panchang users --help` should read whole phrases.
+    def walk(command: click.Command, path: list[str]) -> Iterator[list[str]]:
+        yield path
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                assert sub is not None, name
+                yield from walk(sub, [*path, name])
+
+    checked = 0
+    for path in walk(cli.main, []):
+        result = invoke(*path, "--help")
+        assert result.exit_code == 0, (path, result.output)
+        cut = [line for line in result.output.splitlines()[1:] if line.rstrip().endswith("...")]
+        assert not cut, (path, cut)
+        checked += 1
+    assert checked >= 29  # every group and command, not just the top level
+
+
+def test_a_bad_latitude_reads_the_same_in_every_command(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/p.db"
+    assert invoke("--database-url", db, "db", "upgrade").exit_code == 0
+    assert invoke("--database-url", db, "users", "add", "--phone", "+919845012345",
+                  "--lat", "12.97", "--lon", "77.59").exit_code == 0  # fmt: skip
+    (tmp_path / "people.csv").write_text("phone,latitude,longitude\n+919845012346,91,77.59\n")
+    expected = "invalid latitude '91': latitude must be between -90 and 90 degrees"
+    lines = [
+        one_line(invoke("--database-url", db, "users", "add", "--phone", "+919845012347",
+                        "--lat", "91", "--lon", "77.59"), 2),
+        one_line(invoke("--database-url", db, "users", "update", "1", "--lat", "91"), 2),
+        one_line(invoke("panchangam", "--lat", "91", "--lon", "77.59", "--tz", "Asia/Kolkata"), 2),
+    ]  # fmt: skip
+    assert lines == [f"Error: {expected}"] * 3
+    imported = invoke("--database-url", db, "users", "import", str(tmp_path / "people.csv"))
+    assert f"line 2: {expected}" in imported.output

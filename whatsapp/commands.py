@@ -19,7 +19,7 @@ def template() -> None:
     """The WhatsApp message template: show it, submit it to Meta, read its review status."""
 
 
-@template.command("show")
+@template.command("show", short_help="Print the template as shipped.")
 @json_option
 @click.pass_obj
 @handle_errors
@@ -64,7 +64,7 @@ def template_show(obj: AppContext, as_json: bool) -> None:
                    "characters (at most 1024)")  # fmt: skip
 
 
-@template.command("push")
+@template.command("push", short_help="Submit the template to Meta for review.")
 @click.option(
     "--language", "languages", multiple=True, type=click.Choice(["en", "hi"]),
     help="Submit only this shipped language (repeatable); all of them by default.",
@@ -103,7 +103,7 @@ def template_push(obj: AppContext, languages: tuple[str, ...], as_json: bool) ->
         emit_json(answers)
 
 
-@template.command("status")
+@template.command("status", short_help="The template's review status at Meta.")
 @json_option
 @click.pass_obj
 @handle_errors

@@ -59,11 +59,11 @@ def test_cli_json_has_exactly_the_documented_keys() -> None:
     [
         (["--date", "2022-02-30", "--lat", "1", "--lon", "1", "--tz", "UTC"], "--date"),
         (["--date", "tomorrow", "--lat", "1", "--lon", "1", "--tz", "UTC"], "--date"),
-        (["--lat", "90.5", "--lon", "1", "--tz", "UTC"], "--lat"),
-        (["--lat", "north", "--lon", "1", "--tz", "UTC"], "--lat"),
-        (["--lat", "1", "--lon", "-180.5", "--tz", "UTC"], "--lon"),
-        (["--lat", "1", "--lon", "1", "--tz", "Asia/Atlantis"], "--tz"),
-        (["--lon", "1", "--tz", "UTC"], "--lat"),
+        (["--lat", "90.5", "--lon", "1", "--tz", "UTC"], "invalid latitude '90.5'"),
+        (["--lat", "north", "--lon", "1", "--tz", "UTC"], "invalid latitude 'north'"),
+        (["--lat", "1", "--lon", "-180.5", "--tz", "UTC"], "invalid longitude '-180.5'"),
+        (["--lat", "1", "--lon", "1", "--tz", "Asia/Atlantis"], "invalid timezone 'Asia/Atlantis'"),
+        (["--lon", "1", "--tz", "UTC"], "--lat is required"),
         (["--date", "1850-01-01", "--lat", "1", "--lon", "1", "--tz", "UTC"], "date"),
     ],
 )
