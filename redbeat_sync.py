@@ -31,7 +31,7 @@ from sqlalchemy import exists, func, literal, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import clock, validate
-from core.errors import ServiceUnavailableError, ValidationError
+from core.errors import ServiceUnavailableError, SyncRefusedError, ValidationError
 from core.names import SYNC_LOCK_KEY
 from core.settings import Settings
 from models.user import User
@@ -155,6 +155,18 @@ def plan(desired: Mapping[str, str], actual: Mapping[str, StoredEntry]) -> Plan:
     return Plan(create, update, delete, unchanged)
 
 
+# A full sync refuses to delete more than this share of a schedule of at least this many
+# entries (SyncRefusedError), unless forced: a database that suddenly has no active users is
+# far more often the wrong database than a mass exodus, and a wiped schedule sends nothing.
+MASS_DELETE_SHARE = 0.5
+MASS_DELETE_MIN_ENTRIES = 10
+
+
+def mass_delete(steps: Plan, present: int) -> bool:
+    """Pure: whether `steps` would delete more than half of a schedule of 10 entries or more."""
+    return present >= MASS_DELETE_MIN_ENTRIES and len(steps.delete) > present * MASS_DELETE_SHARE
+
+
 def sync(
     sessions: sessionmaker[Session],
     client: redis.Redis,
@@ -162,11 +174,14 @@ def sync(
     *,
     only: Iterable[Slot] | None = None,
     dry_run: bool = False,
+    force: bool = False,
     lock_timeout_s: float = SYNC_LOCK_TIMEOUT_S,
 ) -> SyncReport:
     """Make Redis hold exactly the entries the database asks for (or, with `only`, for those
     slots alone). Returns what it did; with `dry_run`, what it would do.
 
+    SyncRefusedError, writing nothing, when a full sync would delete more than half of a
+    schedule of 10 entries or more (see `mass_delete`), unless `force`.
     LockLostError when the sync took longer than `lock_timeout_s` and another sync may have
     written since: it then writes nothing."""
     started = time.perf_counter()
@@ -184,6 +199,13 @@ def sync(
             try:
                 state = _compute(sessions, store, settings, scope)
                 steps = state.plan
+                if scope is None and not force and mass_delete(steps, len(state.current)):
+                    raise SyncRefusedError(
+                        f"refusing to delete {len(steps.delete)} of the {len(state.current)} "
+                        f"entries: the database now has {len(state.wanted.users)} slots with "
+                        "active users. Check DATABASE_URL and the user table; if this is "
+                        "right, run `panchang resync --force`"
+                    )
                 if not steps.empty:
                     store.write(
                         create={n: state.definitions[n] for n in steps.create},
@@ -292,6 +314,9 @@ def main(argv: list[str] | None = None) -> None:
         "JSON. The same as `panchang resync --json`.",
     )
     parser.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    parser.add_argument(
+        "--force", action="store_true", help="delete even more than half of the entries"
+    )
     args = parser.parse_args(argv)
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -308,6 +333,7 @@ def main(argv: list[str] | None = None) -> None:
                 connect(settings.require_redis_url(), settings.redis_source),
                 settings,
                 dry_run=args.dry_run,
+                force=args.force,
             )
         except SQLAlchemyError as err:
             raise explain(err, settings.database_url) from err

@@ -56,6 +56,14 @@ class SchemaError(PanchangError):
     exit_code = 2
 
 
+class SyncRefusedError(PanchangError):
+    """Raised when a full sync would delete most of the schedule: more often a wrong
+    DATABASE_URL, a truncated table or a failed migration than half the subscribers leaving at
+    once. Nothing was written; `panchang resync --force` does it anyway."""
+
+    exit_code = 1
+
+
 class LockLostError(PanchangError):
     """Raised when a sync finds it no longer holds its lock just before writing to Redis."""
 

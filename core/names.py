@@ -95,6 +95,11 @@ def alert_key(kind: str, zone: str, send_time: str, local_date: str) -> str:
     return f"panchang:alert:{kind}:{zone}@{send_time}/{local_date}"
 
 
+def sync_refused_alert_key(utc_date: str) -> str:
+    """Taken (SET NX) by the first periodic sync that refuses a mass delete on a UTC date."""
+    return f"panchang:alert:sync-refused:{utc_date}"
+
+
 def summary_alert_key(iso_week: str) -> str:
     """Set when the weekly summary of `iso_week` ('2026-W47') went out: one per week, however
     often the task runs (a retried or doubled Beat tick)."""

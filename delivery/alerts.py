@@ -38,6 +38,11 @@ class Alerts:
         watches ERRORs."""
         return self._once(key, logging.INFO, kind, title, body)
 
+    def problem_once(self, key: str, kind: str, title: str, body: str) -> bool:
+        """Alert once per Redis `key` about a fault that is not tied to a slot (logged at
+        ERROR); True when this call sent it."""
+        return self._once(key, logging.ERROR, kind, title, body)
+
     def _once(self, key: str, level: int, kind: str, title: str, body: str) -> bool:
         if self._client is not None:
             try:

@@ -213,11 +213,14 @@ def reconcile(
 
 
 def existed_at(entry: StoredEntry | None, instant: datetime) -> bool:
-    """Whether the entry was in Redis at `instant`. The sync dates a new entry's last run at its
-    creation, so an entry Beat never fired came into being at `last_run_at`; one Beat fired
-    existed before its first fire, and an entry whose last run is unknown is given the benefit."""
+    """Whether the entry was in Redis at `instant`: by the time the sync created it. An entry
+    from before that field was kept is judged by its meta: the sync dates a new entry's last
+    run at its creation, so one Beat never fired came into being at `last_run_at`; one Beat
+    fired, or whose last run is unknown, is given the benefit."""
     if entry is None:
         return False
+    if entry.created_at is not None:
+        return entry.created_at <= instant
     return entry.fired or entry.last_run_at is None or entry.last_run_at <= instant
 
 

@@ -16,7 +16,9 @@ from typing import Any
 from celery.signals import beat_init
 from celery.utils.log import get_logger
 from redbeat.schedulers import RedBeatScheduler, RedBeatSchedulerEntry, get_redis
-from redis.exceptions import LockError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError, LockNotOwnedError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.names import RECONCILE_TASK, SEND_TASK, SYNC_TASK, queued_marker_key
 from ops import heartbeats
@@ -26,6 +28,8 @@ from scheduler.entry_check import problem_with
 logger = get_logger("celery.beat")
 
 DEFAULT_ENTRY_PREFIX = "panchang:send:"
+# While Redis does not answer, Beat tries again this often.
+REDIS_RETRY_S = 2.0
 # How long a queued-but-not-started marker lives when the app carries no settings.
 DEFAULT_MARKER_TTL_S = 600
 
@@ -99,6 +103,7 @@ class ZonedRedBeatScheduler(RedBeatScheduler):
     """RedBeat with zoned entries: every entry is loaded through our decoder and checks."""
 
     Entry = ZonedRedBeatSchedulerEntry
+    _redis_down = False
 
     def apply_async(
         self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any
@@ -119,12 +124,57 @@ class ZonedRedBeatScheduler(RedBeatScheduler):
         # Beat then stops. Only the lock holder ever gets here (a standby waits in beat_init),
         # so the heartbeat says who is active, and `locked: false` records a lost lock.
         try:
-            interval = super().tick(min=min, **kwargs)
+            try:
+                interval = super().tick(min=min, **kwargs)
+            except LockNotOwnedError:
+                if not self._retake_vanished_lock():
+                    self._heartbeat(locked=False)
+                    raise
+                interval = super().tick(min=min, **kwargs)
+            self._rebuild_if_schedule_vanished()
         except LockError:
             self._heartbeat(locked=False)
             raise
+        except (RedisConnectionError, RedisTimeoutError) as err:
+            # Redis is down or unreachable: stay up and try again soon, as workers do. Beat
+            # exiting would only make a process manager restart it into the same outage; when
+            # Redis answers again the lock is extended or retaken (see above), and a slot whose
+            # time passed meanwhile is due at once, or caught up by the reconciler.
+            if not self._redis_down:
+                logger.warning("beat: Redis does not answer (%s); retrying every %s s",
+                               err, REDIS_RETRY_S)  # fmt: skip
+            self._redis_down = True
+            return REDIS_RETRY_S
+        if self._redis_down:
+            logger.warning("beat: Redis answers again")
+            self._redis_down = False
         self._heartbeat(locked=bool(self.lock_key and self.lock is not None))
         return interval
+
+    def _retake_vanished_lock(self) -> bool:
+        """After Redis lost its data (FLUSHALL, a restart without persistence, a failover to a
+        replica that had not caught up) our lock is simply gone: take it again and go on,
+        instead of dying with "Cannot extend a lock that's no longer owned". When the key is
+        there with another token, another Beat is active: False, and this one stops."""
+        client = get_redis(self.app)
+        if client.exists(self.lock_key):
+            return False
+        if not self.lock.acquire(blocking=False):
+            return False  # a standby was quicker: it is the active Beat now
+        logger.warning("beat: the RedBeat lock had vanished (Redis lost its data?); retaken")
+        return True
+
+    def _rebuild_if_schedule_vanished(self) -> None:
+        """RedBeat keeps its schedule in Redis. When that sorted set is gone, so are the
+        entries and statics: put the statics back now, and ask a worker for a full sync and then
+        the send reconciler, which queues again every slot whose time passed meanwhile (within
+        the grace period). Statics always exist, so an empty schedule means lost data."""
+        schedule_key = self.app.redbeat_conf.schedule_key
+        if get_redis(self.app).exists(schedule_key):
+            return
+        logger.warning("beat: %s vanished (Redis lost its data?); rebuilding", schedule_key)
+        self.setup_schedule()
+        _request_sync_and_reconcile(self.app)
 
     def _heartbeat(self, locked: bool) -> None:
         token = getattr(getattr(self.lock, "local", None), "token", None)
@@ -150,6 +200,9 @@ def _sync_and_reconcile_when_beat_starts(sender: Any = None, **_: Any) -> None:
     scheduler = getattr(sender, "scheduler", None)
     if not isinstance(scheduler, ZonedRedBeatScheduler):
         return
-    app = scheduler.app
-    app.send_task(SYNC_TASK, link=app.signature(RECONCILE_TASK, immutable=True))
+    _request_sync_and_reconcile(scheduler.app)
     logger.info("beat: requested a RedBeat sync and a send reconcile at start-up")
+
+
+def _request_sync_and_reconcile(app: Any) -> None:
+    app.send_task(SYNC_TASK, link=app.signature(RECONCILE_TASK, immutable=True))

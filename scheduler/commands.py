@@ -18,23 +18,37 @@ from core.console import (
 from scheduler.slots import Slot
 
 
-def run_sync(obj: AppContext, *, only: Iterable[Slot] | None = None, dry_run: bool = False) -> Any:
+def run_sync(
+    obj: AppContext,
+    *,
+    only: Iterable[Slot] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+) -> Any:
     """One sync with the command's settings (see `redbeat_sync.sync`)."""
     import redbeat_sync
 
     settings = obj.settings
     client = obj.redis()
-    return redbeat_sync.sync(obj.sessions, client, settings, only=only, dry_run=dry_run)
+    return redbeat_sync.sync(
+        obj.sessions, client, settings, only=only, dry_run=dry_run, force=force
+    )
 
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete even when that is more than half of 10 or more entries (a sync refuses "
+    "that by default: it is more often the wrong database than everyone leaving).",
+)
 @json_option
 @click.pass_obj
 @handle_errors
-def resync(obj: AppContext, dry_run: bool, as_json: bool) -> None:
+def resync(obj: AppContext, dry_run: bool, force: bool, as_json: bool) -> None:
     """Reconcile RedBeat entries with the active users now."""
-    report = run_sync(obj, dry_run=dry_run)
+    report = run_sync(obj, dry_run=dry_run, force=force)
     if as_json:
         emit_json(report.to_dict())
         return

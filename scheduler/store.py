@@ -1,7 +1,9 @@
 """Reading and writing our RedBeat entries in Redis, in RedBeat's own key layout.
 
 Keys (`core.names`): `<redbeat prefix><entry name>` is a hash with `definition` and `meta`
-(`last_run_at`, and `total_run_count` once Beat has fired it); `<redbeat prefix>:schedule` is
+(`last_run_at`, and `total_run_count` once Beat has fired it), and our own `created` (UTC epoch
+seconds when the sync created it; RedBeat reads only the first two fields and never rewrites
+the hash whole); `<redbeat prefix>:schedule` is
 the sorted set of keys scored by next due time (UTC epoch s). Only keys under our entry prefix
 are ever read or written here.
 """
@@ -12,7 +14,7 @@ import calendar
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -36,6 +38,8 @@ class StoredEntry:
     # Beat has fired it at least once. The sync writes a new entry's last_run_at as its
     # creation time (so it is not due at once), which is not a run.
     fired: bool = False
+    # When the sync created it; None for entries written before the field existed.
+    created_at: datetime | None = None
 
 
 def connect(url: str, source: str = "REDIS_URL") -> redis.Redis:
@@ -118,15 +122,17 @@ class EntryStore:
         keys = [self.key(n) for n in wanted]
         with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.hmget(key, "definition", "meta")
+                pipe.hmget(key, "definition", "meta", "created")
             pipe.zmscore(self.schedule_key, keys)
             *hashes, scores = pipe.execute()
         found: dict[str, StoredEntry] = {}
-        for name, (definition, meta), score in zip(wanted, hashes, scores, strict=True):
+        for name, (definition, meta, created), score in zip(wanted, hashes, scores, strict=True):
             if definition is None and meta is None:
                 continue
             last_run_at, fired = _meta(meta)
-            found[name] = StoredEntry(name, definition, last_run_at, score is not None, fired)
+            found[name] = StoredEntry(
+                name, definition, last_run_at, score is not None, fired, _created(created)
+            )
         return found
 
     def write(
@@ -182,6 +188,7 @@ class EntryStore:
     ) -> None:
         for name, definition in create.items():
             self._put(pipe, name, definition, now)
+            pipe.hset(self.key(name), "created", str(epoch_s(now)))
         for name, definition in update.items():
             last = current[name].last_run_at if name in current else None
             self._put(pipe, name, definition, last or now)
@@ -210,6 +217,13 @@ def _meta(meta: str | None) -> tuple[datetime | None, bool]:
     last = value.get("last_run_at")
     fired = bool(value.get("total_run_count"))
     return (last if isinstance(last, datetime) else None), fired
+
+
+def _created(raw: str | None) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(raw), UTC) if raw else None
+    except ValueError:
+        return None
 
 
 def _glob_escape(text: str) -> str:

@@ -8,12 +8,26 @@ from typing import Any
 from celery import shared_task
 
 import redbeat_sync
-from core.names import SYNC_TASK
-from tasks.runtime import redis_client, sessions, settings
+from core import clock
+from core.errors import SyncRefusedError
+from core.names import SYNC_TASK, sync_refused_alert_key
+from delivery.alerts import Alerts
+from tasks import runtime
 
 
 @shared_task(name=SYNC_TASK, ignore_result=True)
 def sync_redbeat() -> dict[str, Any]:
     """Reconcile RedBeat entries with the database; returns the sync report."""
-    report = redbeat_sync.sync(sessions(), redis_client(), settings())
+    try:
+        report = redbeat_sync.sync(runtime.sessions(), runtime.redis_client(), runtime.settings())
+    except SyncRefusedError as err:
+        # The schedule stays as it was, and every later sync refuses the same way until
+        # someone looks: one alert a day, not one every sync interval.
+        Alerts(runtime.settings(), runtime.redis_client()).problem_once(
+            sync_refused_alert_key(clock.now().date().isoformat()),
+            "sync-refused",
+            "RedBeat sync refused a mass delete",
+            str(err),
+        )
+        return {"refused": str(err)}
     return report.to_dict()

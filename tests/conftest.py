@@ -160,6 +160,17 @@ def clock_not_left_frozen() -> Iterator[None]:
     )
 
 
+@pytest.fixture(autouse=True)
+def empty_metrics_tally() -> Iterator[None]:
+    """Start each test with nothing counted in this process: the tally is process-wide, and a
+    scrape adds it to Redis, so what earlier tests sent in-process would show as this one's."""
+    from ops import metrics
+
+    metrics.TALLY.take()
+    yield
+    metrics.TALLY.take()
+
+
 # --- A fake WhatsApp Cloud API --------------------------------------------------------------
 
 

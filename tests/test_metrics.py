@@ -29,14 +29,6 @@ from whatsapp.rate_limit import RateLimiter
 SECRETS = WhatsAppSettings(app_secret="app-secret-8f2c", verify_token="verify-me-41")
 
 
-@pytest.fixture(autouse=True)
-def empty_tally() -> Iterator[None]:
-    # The tally is per process: what other tests counted in this one must not show here.
-    metrics.TALLY.take()
-    yield
-    metrics.TALLY.take()
-
-
 @pytest.fixture
 def web(settings: Settings, sessions: sessionmaker[Session], redis_url: str) -> Iterator[str]:
     app = create_app(replace(settings.with_redis(redis_url), whatsapp=SECRETS), sessions)

@@ -286,3 +286,19 @@ def test_when_a_morning_is_recorded_missed_its_unsent_rows_become_dead_letters(
     assert [(r.status, r.error) for r in rows] == [
         ("failed", "not sent within the grace period")
     ] * len(ids)
+
+
+def test_an_entry_created_today_and_fired_has_not_missed_yesterday(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, setup: Settings
+) -> None:
+    # Seen in CI: Beat fired a slot created minutes before, and the reconciler that ran next
+    # recorded the day before as `missed`, judging a fired entry to have always existed.
+    from scheduler import codec
+
+    settings = setup  # entries synced an hour before Kolkata's 06:30 on DAY
+    key = "redbeat:" + KOLKATA.entry_name(settings.entry_prefix)
+    redis_client.hset(key, "meta", codec.encode({"last_run_at": FIRE, "total_run_count": 1}))
+    report, _ = run_reconcile(sessions, redis_client, settings, FIRE + timedelta(minutes=5))
+    assert report.missed == []
+    with sessions() as session:
+        assert session.scalars(select(SendRun)).all() == []

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import redbeat_sync
 from core import clock
-from core.errors import LockLostError, SchemaError, ValidationError
+from core.errors import LockLostError, SchemaError, SyncRefusedError, ValidationError
 from core.names import METRICS_KEY, SLOT_USERS_KEY, SYNC_HEARTBEAT_KEY, SYNC_LOCK_KEY
 from core.settings import Settings
 from models import User
@@ -436,3 +436,107 @@ def test_a_stock_crontab_under_our_prefix_for_a_slot_with_users_is_rewritten_as_
     due = datetime.fromtimestamp(redis_client.zscore("redbeat::schedule", key), UTC)
     assert (due.hour, due.minute) == (22, 0)
     assert due.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M") == "07:00"
+
+
+# --- a sync never mass-deletes by mistake ----------------------------------------------------
+
+CITIES = [
+    ("Asia/Kolkata", 12.97, 77.59), ("America/New_York", 40.71, -74.01),
+    ("Europe/London", 51.51, -0.13), ("Asia/Dubai", 25.20, 55.27),
+    ("America/Chicago", 41.88, -87.63), ("Asia/Singapore", 1.35, 103.82),
+    ("Australia/Sydney", -33.87, 151.21), ("Africa/Nairobi", -1.29, 36.82),
+    ("Asia/Kathmandu", 27.72, 85.32), ("America/Toronto", 43.65, -79.38),
+    ("Europe/Berlin", 52.52, 13.40), ("Pacific/Auckland", -36.85, 174.76),
+]  # fmt: skip
+
+
+def twelve_slots(sessions: sessionmaker[Session]) -> list[int]:
+    return [add_users(sessions, zone, "06:30", 1, lat=lat, lon=lon)[0]
+            for zone, lat, lon in CITIES]  # fmt: skip
+
+
+def leave(sessions: sessionmaker[Session], user_ids: list[int]) -> None:
+    with sessions.begin() as session:
+        session.execute(
+            update(User).where(User.id.in_(user_ids)).values(obsoleted_on=NOW - timedelta(days=1))
+        )
+
+
+def test_a_sync_that_would_delete_most_of_the_schedule_refuses_and_writes_nothing(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, sync_settings: Settings
+) -> None:
+    users = twelve_slots(sessions)
+    run_sync(sessions, redis_client, sync_settings)
+    before = {k: redis_client.dump(k) for k in redis_client.keys("redbeat:*")}
+    leave(sessions, users[:7])  # 7 of 12: more than half
+    with pytest.raises(SyncRefusedError) as refused:
+        run_sync(sessions, redis_client, sync_settings)
+    assert str(refused.value) == (
+        "refusing to delete 7 of the 12 entries: the database now has 5 slots with active "
+        "users. Check DATABASE_URL and the user table; if this is right, run "
+        "`panchang resync --force`"
+    )
+    assert {k: redis_client.dump(k) for k in redis_client.keys("redbeat:*")} == before
+    assert not redis_client.exists(SYNC_LOCK_KEY)  # released: the next sync is not blocked
+    forced = run_sync(sessions, redis_client, sync_settings, force=True)
+    assert len(forced.deleted) == 7 and forced.unchanged == 5
+
+
+def test_half_of_the_schedule_or_a_small_schedule_may_go(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, sync_settings: Settings
+) -> None:
+    users = twelve_slots(sessions)
+    run_sync(sessions, redis_client, sync_settings)
+    leave(sessions, users[:6])  # exactly half of 12
+    assert len(run_sync(sessions, redis_client, sync_settings).deleted) == 6
+    leave(sessions, users[6:])  # all 6 left: a schedule under 10 entries
+    assert len(run_sync(sessions, redis_client, sync_settings).deleted) == 6
+
+
+def test_an_empty_database_wipes_nothing_and_the_periodic_sync_alerts_once_a_day(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, sync_settings: Settings,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from tasks import runtime
+    from tasks.sync import sync_redbeat
+
+    users = twelve_slots(sessions)
+    run_sync(sessions, redis_client, sync_settings)
+    leave(sessions, users)  # as a truncated table or the wrong DATABASE_URL looks
+    monkeypatch.setattr(runtime, "sessions", lambda: sessions)
+    monkeypatch.setattr(runtime, "redis_client", lambda: redis_client)
+    monkeypatch.setattr(runtime, "settings", lambda: sync_settings)
+    with caplog.at_level("ERROR"):
+        first, second = sync_redbeat.run(), sync_redbeat.run()
+    assert first["refused"].startswith("refusing to delete 12 of the 12 entries")
+    assert second == first
+    alerts = [r for r in caplog.records if r.getMessage().startswith("ALERT sync-refused")]
+    assert len(alerts) == 1
+    assert len(redis_client.keys("redbeat:panchang:send:*")) == 12
+
+
+def test_resync_says_why_it_refused_and_force_deletes(
+    sessions: sessionmaker[Session], redis_client: redis.Redis, sync_settings: Settings
+) -> None:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    users = twelve_slots(sessions)
+    run_sync(sessions, redis_client, sync_settings)
+    leave(sessions, users[:10])
+    env = sync_settings.to_env()
+    refused = CliRunner().invoke(main, ["resync"], env=env)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip().splitlines() == [
+        "Error: refusing to delete 10 of the 12 entries: the database now has 2 slots with "
+        "active users. Check DATABASE_URL and the user table; if this is right, run "
+        "`panchang resync --force`"
+    ]
+    dry = CliRunner().invoke(main, ["resync", "--dry-run", "--json"], env=env)
+    assert dry.exit_code == 0 and len(json.loads(dry.stdout)["deleted"]) == 10  # shows, writes not
+    assert len(redis_client.keys("redbeat:panchang:send:*")) == 12
+    forced = CliRunner().invoke(main, ["resync", "--force", "--json"], env=env)
+    assert forced.exit_code == 0, forced.output
+    assert len(json.loads(forced.stdout)["deleted"]) == 10
+    assert len(redis_client.keys("redbeat:panchang:send:*")) == 2
