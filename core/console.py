@@ -51,8 +51,13 @@ class AppContext:
 
     @property
     def redis_explicit(self) -> bool:
-        """True when REDIS_URL or --redis-url named a server (`panchang run` then starts none)."""
-        return bool(self.overrides.get("REDIS_URL") or os.environ.get("REDIS_URL"))
+        """True when REDIS_URL, REDIS_SENTINELS or --redis-url named a server (`panchang run`
+        then starts none)."""
+        return bool(
+            self.overrides.get("REDIS_URL")
+            or os.environ.get("REDIS_URL")
+            or os.environ.get("REDIS_SENTINELS")
+        )
 
     @property
     def engine(self) -> Engine:

@@ -196,15 +196,17 @@ class Settings:
                 f"invalid PANCHANG_LOG_FORMAT {env.get('PANCHANG_LOG_FORMAT')!r}: must be "
                 f"{' or '.join(LOG_FORMATS)}"
             )
+        db_url = database_url(env.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'panchang.db'}")
+        # On PostgreSQL, Beat hears of every user change within seconds (a trigger and
+        # LISTEN/NOTIFY), so the full sync is only a safety net; on SQLite it is the one path.
+        sync_default = 3600 if db_url.startswith("postgresql") else 600
         return cls(
-            database_url=database_url(
-                env.get("DATABASE_URL") or f"sqlite:///{STATE_DIR / 'panchang.db'}"
-            ),
+            database_url=db_url,
             redis_url=redis_url,
             redis_source=source,
             redis_problem=problem,
             default_send_time=default_send_time,
-            sync_interval_s=_positive_int(env, "PANCHANG_SYNC_INTERVAL_S", 600),
+            sync_interval_s=_positive_int(env, "PANCHANG_SYNC_INTERVAL_S", sync_default),
             outbox_path=Path(env.get("PANCHANG_OUTBOX") or STATE_DIR / "outbox.jsonl"),
             late_grace_s=_positive_int(env, "PANCHANG_LATE_GRACE_S", 10800),
             claim_lease_s=_positive_int(env, "PANCHANG_CLAIM_LEASE_S", 600),
@@ -238,7 +240,13 @@ class Settings:
             "PANCHANG_LOG_FORMAT": self.log_format,
             **self.whatsapp.to_env(),
         }
-        if self.redis_url:
+        from core.redis_conn import sentinel_target
+
+        target = sentinel_target(self.redis_url or "")
+        if target is not None:
+            env["REDIS_SENTINELS"] = ",".join(f"{host}:{port}" for host, port in target.hosts)
+            env["REDIS_SENTINEL_MASTER"] = target.master
+        elif self.redis_url:
             env["REDIS_URL"] = self.redis_url
         return env
 
@@ -300,6 +308,8 @@ def database_url(raw: str, setting: str = "DATABASE_URL") -> str:
 def check_redis_url(raw: str, setting: str = "REDIS_URL") -> str:
     """`raw` when it is a URL redis-py can use: redis://, rediss:// (TLS) or unix://."""
     value = raw.strip()
+    if value.startswith("redis-sentinel://"):  # ours, built from REDIS_SENTINELS
+        return value
     hint = "write it as redis://host:6379/0 (rediss:// for TLS)"
     try:
         parts = urlsplit(value)
@@ -315,8 +325,20 @@ def check_redis_url(raw: str, setting: str = "REDIS_URL") -> str:
 
 
 def _redis_url(env: Mapping[str, str]) -> tuple[str | None, str, str | None]:
-    """(url, where it came from, why it is unusable) from REDIS_URL or the runtime file."""
+    """(url, where it came from, why it is unusable) from REDIS_SENTINELS, REDIS_URL or the
+    runtime file."""
+    from core.redis_conn import parse_sentinels
+
     explicit = env.get("REDIS_URL")
+    sentinels = env.get("REDIS_SENTINELS")
+    if sentinels:
+        if explicit and not explicit.startswith("redis-sentinel://"):
+            raise ConfigError(
+                "REDIS_URL and REDIS_SENTINELS are both set: set one (REDIS_SENTINELS with "
+                "REDIS_SENTINEL_MASTER when Sentinel watches your Redis)"
+            )
+        target = parse_sentinels(sentinels, env.get("REDIS_SENTINEL_MASTER"))
+        return target.url, "REDIS_SENTINELS", None
     if explicit:
         return check_redis_url(explicit), "REDIS_URL", None
     source = f"./{RUNTIME_REDIS_FILE}"

@@ -27,6 +27,7 @@ from core.names import (
     WORKER_HEARTBEAT_PREFIX,
     worker_heartbeat_key,
 )
+from core.redis_conn import open_redis
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class WorkerHeartbeat:
             log.debug("heartbeat: could not delete the worker key: %s", err)
 
     def _client(self) -> redis.Redis:
-        return redis.Redis.from_url(
+        return open_redis(
             self.redis_url, decode_responses=True, socket_connect_timeout=5, socket_timeout=5
         )
 

@@ -22,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from core import clock
 from core.errors import PanchangError
 from core.names import CELERY_QUEUE_KEY, redbeat_lock_key
+from core.redis_conn import open_redis
 from core.settings import Settings, redact
 from ops import heartbeats
 from ops.health import Observed
@@ -61,7 +62,7 @@ def _redis(settings: Settings, role: str | None, host: str) -> dict[str, Any]:
         except Exception as err:
             return {"redis_error": str(err)}
     url = settings.redis_url or ""
-    client = redis.Redis.from_url(
+    client = open_redis(
         url,
         decode_responses=True,
         socket_connect_timeout=CONNECT_TIMEOUT_S,
@@ -192,7 +193,7 @@ def _entries(settings: Settings) -> dict[str, Any]:
     from scheduler.store import EntryStore
 
     engine = _engine(settings.database_url)
-    client = redis.Redis.from_url(
+    client = open_redis(
         settings.redis_url or "",
         decode_responses=True,
         socket_connect_timeout=CONNECT_TIMEOUT_S,

@@ -202,6 +202,27 @@ def _sync_and_reconcile_when_beat_starts(sender: Any = None, **_: Any) -> None:
         return
     _request_sync_and_reconcile(scheduler.app)
     logger.info("beat: requested a RedBeat sync and a send reconcile at start-up")
+    _listen_for_user_changes(scheduler.app)
+
+
+def _listen_for_user_changes(app: Any) -> None:
+    """On PostgreSQL, sync a slot within seconds of any change to its users, whoever wrote it
+    (see `scheduler.listener`); on SQLite the periodic full sync is the only path."""
+    from scheduler.listener import SlotListener, is_postgres
+
+    settings = getattr(app, "settings", None)
+    if settings is None or not is_postgres(settings.database_url):
+        return
+
+    def sync_slots(names: list[str]) -> None:
+        app.send_task(SYNC_TASK, kwargs={"only": names})
+        logger.info("beat: user changes in %d slot(s): scoped sync requested", len(names))
+
+    def sync_all() -> None:
+        app.send_task(SYNC_TASK)
+        logger.info("beat: listening again after a break: full sync requested")
+
+    app.slot_listener = SlotListener(settings.database_url, sync_slots, sync_all).start()
 
 
 def _request_sync_and_reconcile(app: Any) -> None:

@@ -21,6 +21,7 @@ import redis
 
 from core.errors import LockLostError, ServiceUnavailableError
 from core.names import SEND_TASK, redbeat_entry_key, redbeat_schedule_key
+from core.redis_conn import open_redis
 from core.settings import Settings, redact
 from scheduler import codec
 from scheduler.slots import Slot
@@ -44,9 +45,7 @@ class StoredEntry:
 
 def connect(url: str, source: str = "REDIS_URL") -> redis.Redis:
     """A client for `url` that answers PING, or ServiceUnavailableError naming the setting."""
-    client = redis.Redis.from_url(
-        url, decode_responses=True, socket_connect_timeout=5, socket_timeout=30
-    )
+    client = open_redis(url, decode_responses=True, socket_connect_timeout=5, socket_timeout=30)
     try:
         client.ping()
     except redis.RedisError as err:

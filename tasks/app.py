@@ -20,6 +20,7 @@ from core.names import (
     WEEKLY_SUMMARY_ENTRY,
     WEEKLY_SUMMARY_TASK,
 )
+from core.redis_conn import celery_redis_options
 from core.settings import Settings
 
 # Used only when neither REDIS_URL nor a `panchang run` Redis is known, so that a bare
@@ -84,10 +85,15 @@ def create_app(settings: Settings | None = None) -> PanchangCelery:
     )
     app.settings = settings
     soft_limit, hard_limit = time_limits(settings)
+    # A plain Redis URL, or Sentinel: the broker and RedBeat each get their own form of it.
+    where = celery_redis_options(redis_url)
     app.conf.update(
-        broker_url=redis_url,
+        broker_url=where["broker_url"],
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT_S,
+            **where["broker_transport_options"],
+        },
         timezone="UTC",
         enable_utc=True,
         task_serializer="json",
@@ -112,8 +118,12 @@ def create_app(settings: Settings | None = None) -> PanchangCelery:
         beat_scheduler="scheduler.beat:ZonedRedBeatScheduler",
         # Beat extends its lock once per loop, so a loop must be well under the lock timeout.
         beat_max_loop_interval=settings.beat_max_interval_s,
-        redbeat_redis_url=redis_url,
-        redbeat_redis_options={"retry_period": 60, "health_check_interval": 30},
+        redbeat_redis_url=where["redbeat_redis_url"],
+        redbeat_redis_options={
+            "retry_period": 60,
+            "health_check_interval": 30,
+            **where["redbeat_redis_options"],
+        },
         redbeat_key_prefix=settings.redbeat_key_prefix,
         redbeat_lock_timeout=settings.beat_lock_timeout_s,
         beat_schedule={

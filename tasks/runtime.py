@@ -14,6 +14,7 @@ import redis
 from celery import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.redis_conn import open_redis
 from core.settings import Settings
 from transport.base import Transport
 
@@ -56,4 +57,4 @@ def _transport(_pid: int, current: Settings) -> Transport:
 
 @cache
 def _redis(_pid: int, url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True)
+    return open_redis(url, decode_responses=True)

@@ -33,7 +33,7 @@ class PersistentRedis:
             [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1",
              "--appendonly", "yes", "--save", "", "--dir", str(self.dir),
              "--logfile", str(self.dir / "redis.log")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 15
@@ -110,3 +110,87 @@ def local_hhmm(instant: datetime, zone: str) -> str:
 
 def sleep_until(instant: datetime) -> None:
     time.sleep(max(0.0, (instant - datetime.now(UTC)).total_seconds()))
+
+
+class SentinelSet:
+    """A master, a replica and three sentinels watching them, all redis-server processes on
+    loopback: `kill_master` is a real failover."""
+
+    MASTER = "panchang"
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.master_port, self.replica_port = free_port(), free_port()
+        self.sentinel_ports = [free_port() for _ in range(3)]
+
+    @property
+    def sentinels(self) -> str:
+        """REDIS_SENTINELS for this set."""
+        return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
+
+    def _server(self, name: str, *args: str) -> None:
+        self.procs[name] = subprocess.Popen(
+            [find_redis_server(), *args, "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir),
+             "--logfile", str(self.dir / f"{name}.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+
+    def start(self) -> SentinelSet:
+        self._server("master", "--port", str(self.master_port))
+        self._server("replica", "--port", str(self.replica_port),
+                     "--replicaof", "127.0.0.1", str(self.master_port))  # fmt: skip
+        for n, port in enumerate(self.sentinel_ports):
+            conf = self.dir / f"sentinel-{n}.conf"  # sentinels rewrite their file: one each
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\n"
+                f"sentinel monitor {self.MASTER} 127.0.0.1 {self.master_port} 2\n"
+                # Down after 1 s without an answer; a failover may take 5 s. Production keeps
+                # the defaults (30 s and 3 min); the test keeps to seconds.
+                f"sentinel down-after-milliseconds {self.MASTER} 1000\n"
+                f"sentinel failover-timeout {self.MASTER} 5000\n"
+            )
+            self.procs[f"sentinel-{n}"] = subprocess.Popen(
+                [find_redis_server(), str(conf), "--sentinel",
+                 "--logfile", str(self.dir / f"sentinel-{n}.log")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            )  # fmt: skip
+        # Ready when every sentinel knows the replica and the two other sentinels.
+        deadline = time.monotonic() + 30
+        while not self._ready():
+            assert time.monotonic() < deadline, self.log()
+            time.sleep(0.2)
+        return self
+
+    def _ready(self) -> bool:
+        try:
+            for port in self.sentinel_ports:
+                sentinel = redis.Redis(port=port, decode_responses=True, socket_timeout=1)
+                master = sentinel.sentinel_master(self.MASTER)
+                if int(master["num-other-sentinels"]) < 2 or int(master["num-slaves"]) < 1:
+                    return False
+            replica = redis.Redis(port=self.replica_port, decode_responses=True)
+            return bool(replica.info("replication")["master_link_status"] == "up")
+        except (redis.RedisError, KeyError):
+            return False
+
+    def master_address(self) -> tuple[str, int]:
+        sentinel = redis.Redis(port=self.sentinel_ports[0], decode_responses=True)
+        host, port = sentinel.sentinel_get_master_addr_by_name(self.MASTER)
+        return str(host), int(port)
+
+    def kill_master(self) -> None:
+        self.procs["master"].kill()
+        self.procs["master"].wait(timeout=10)
+
+    def log(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.dir.glob("*.log")
+        )
+
+    def stop(self) -> None:
+        from tests.processes import stop_all
+
+        stop_all(self.procs.values())

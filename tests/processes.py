@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +58,21 @@ class Processes:
         self.procs[name].wait(timeout=10)
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_all(self.procs.values(), timeout_s=20)
+
+
+def stop_all(procs: Iterable[subprocess.Popen[bytes]], timeout_s: float = 10) -> None:
+    """SIGTERM to each, then SIGKILL to the process group of any still running after
+    `timeout_s` (each was started in its own session)."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def outbox(settings: Settings) -> list[dict[str, Any]]:

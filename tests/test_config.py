@@ -320,3 +320,40 @@ def test_a_bad_latitude_reads_the_same_in_every_command(tmp_path: Path) -> None:
     assert lines == [f"Error: {expected}"] * 3
     imported = invoke("--database-url", db, "users", "import", str(tmp_path / "people.csv"))
     assert f"line 2: {expected}" in imported.output
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"REDIS_SENTINELS": "10.0.0.1:26379,10.0.0.2"},
+         "invalid REDIS_SENTINELS '10.0.0.1:26379,10.0.0.2': '10.0.0.2' is not host:port"),
+        ({"REDIS_SENTINELS": "10.0.0.1:26379"},
+         "REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER is not"),
+        ({"REDIS_SENTINELS": "10.0.0.1:26379", "REDIS_SENTINEL_MASTER": "panchang",
+          "REDIS_URL": "redis://10.0.0.1:6379/0"},
+         "REDIS_URL and REDIS_SENTINELS are both set"),
+    ],
+)  # fmt: skip
+def test_a_bad_sentinel_setting_is_one_error_naming_it(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env(env)
+    assert str(err.value).startswith(message)
+
+
+def test_sentinels_reach_every_redis_user_and_child_processes() -> None:
+    env = {"REDIS_SENTINELS": "10.0.0.1:26379, 10.0.0.2:26379,10.0.0.3:26379",
+           "REDIS_SENTINEL_MASTER": "panchang"}  # fmt: skip
+    settings = Settings.from_env(env)
+    assert settings.redis_url == (
+        "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379,10.0.0.3:26379/panchang/0"
+    )
+    child = settings.to_env()
+    assert "REDIS_URL" not in child
+    assert Settings.from_env(child).redis_url == settings.redis_url
+    app = create_app(settings)
+    assert app.conf.broker_url == (
+        "sentinel://10.0.0.1:26379/0;sentinel://10.0.0.2:26379/0;sentinel://10.0.0.3:26379/0"
+    )
+    assert app.conf.broker_transport_options["master_name"] == "panchang"
+    assert app.conf.redbeat_redis_options["service_name"] == "panchang"
+    assert app.conf.redbeat_redis_options["sentinels"][2] == ["10.0.0.3", 26379]

@@ -14,17 +14,25 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 import redbeat_sync
 from core.names import redbeat_entry_key, redbeat_lock_key, redbeat_schedule_key
+from core.redis_conn import open_redis, parse_sentinels
 from core.settings import Settings
 from models import SendRun
 from models.db import make_engine, session_factory, upgrade
-from tests.conftest import service_missing
-from tests.faults import PersistentRedis, PrivatePostgres, local_hhmm, next_minute, sleep_until
+from tests.conftest import _truncate, service_missing
+from tests.faults import (
+    PersistentRedis,
+    PrivatePostgres,
+    SentinelSet,
+    local_hhmm,
+    next_minute,
+    sleep_until,
+)
 from tests.helpers import add_users
 from tests.processes import Processes, outbox, sqlite_stack, wait_until
 
@@ -87,7 +95,7 @@ def stack_on(redis_url: str, tmp_path: Path, database_url: str | None = None) ->
             settings = replace(settings, database_url=database_url)
             upgrade(make_engine(database_url))
         procs.env.update(settings.to_env())
-        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        client = open_redis(redis_url, decode_responses=True)
         yield Stack(settings, procs, session_factory(make_engine(settings.database_url)), client)
         client.close()
 
@@ -203,3 +211,79 @@ def test_postgres_down_for_a_minute_across_a_slot_sends_once_when_it_is_back(
                   f"{(started - slot_at).total_seconds():.1f} s after the slot")  # fmt: skip
     finally:
         pg.close()
+
+
+def test_a_sentinel_failover_before_a_slot_loses_and_doubles_nobody(tmp_path: Path) -> None:
+    # Broker, RedBeat, locks and the rate limiter all reach Redis through the sentinels.
+    sentinels = SentinelSet(tmp_path / "sentinel").start()
+    try:
+        url = parse_sentinels(sentinels.sentinels, SentinelSet.MASTER).url
+        for stack in stack_on(url, tmp_path):
+            slot_at, _ = stack.running(25)
+            sleep_until(slot_at - timedelta(seconds=10))
+            sentinels.kill_master()  # SIGKILL
+            killed_at = datetime.now(UTC)
+            promoted = wait_until(lambda: sentinels.master_address()[1] == sentinels.replica_port,
+                                  30)  # fmt: skip
+            assert promoted, sentinels.log()
+            failover_s = (datetime.now(UTC) - killed_at).total_seconds()
+
+            assert wait_until(stack.served, 90), (
+                stack.procs.log("beat") + stack.procs.log("worker") + sentinels.log()
+            )
+            stack.sent_once_each()
+            lateness = (stack.sending_run().started_at - slot_at).total_seconds()
+            assert lateness < 60, lateness
+            for name in ("beat", "worker"):
+                assert stack.procs.procs[name].poll() is None, stack.procs.log(name)
+            print(f"\nFAULT sentinel: failover in {failover_s:.1f} s; "
+                  f"sent {lateness:.1f} s after the slot")  # fmt: skip
+    finally:
+        sentinels.stop()
+
+
+@pytest.fixture
+def pg_stack(postgres_url: str, redis_url: str, tmp_path: Path) -> Iterator[Stack]:
+    engine = make_engine(postgres_url)
+    _truncate(engine)
+    engine.dispose()
+    yield from stack_on(redis_url, tmp_path, database_url=postgres_url)
+
+
+def test_rows_the_old_web_app_writes_in_postgres_are_scheduled_within_seconds(
+    pg_stack: Stack,
+) -> None:
+    # The old system's web app writes user_detail itself; no `panchang` command runs. The
+    # periodic sync is an hour away (the PostgreSQL default): only the trigger can tell Beat.
+    stack = pg_stack
+    stack.settings = replace(stack.settings, sync_interval_s=3600)
+    stack.procs.env.update(stack.settings.to_env())
+    stack.procs.start("worker", "worker", "--concurrency=2")
+    stack.procs.start("beat", "beat")
+    stack.procs.wait_for_log("beat", "listening on panchang_user_slots")
+    engine = make_engine(stack.settings.database_url)
+    key = "redbeat:" + stack.settings.entry_prefix + "{}"
+
+    def after(sql: str, entry: str, present: bool) -> float:
+        """Seconds from the committed write until the entry is (or is no longer) there."""
+        with engine.begin() as conn:
+            conn.execute(text(sql))
+        written = time.monotonic()
+        seen = wait_until(lambda: bool(stack.client.exists(key.format(entry))) == present, 15,
+                          interval_s=0.1)  # fmt: skip
+        assert seen, stack.procs.log("beat") + stack.procs.log("worker")
+        return time.monotonic() - written
+
+    joined = after(
+        "INSERT INTO user_detail (phone, timezone, latitude, longitude, send_time, created_at)"
+        " VALUES ('+919845012345', 'Asia/Kolkata', 12.97, 77.59, '05:45', now())",
+        "Asia/Kolkata@05:45", present=True,
+    )  # fmt: skip
+    moved = after("UPDATE user_detail SET send_time = '07:15'", "Asia/Kolkata@07:15", True)
+    assert not stack.client.exists(key.format("Asia/Kolkata@05:45"))  # its last user left
+    left = after("DELETE FROM user_detail", "Asia/Kolkata@07:15", present=False)
+    engine.dispose()
+    for seconds in (joined, moved, left):
+        assert seconds < 5, (joined, moved, left)
+    print(f"\nFAULT listen: entry created {joined:.1f} s, moved {moved:.1f} s, "
+          f"deleted {left:.1f} s after the row was written")  # fmt: skip

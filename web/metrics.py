@@ -9,13 +9,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from core.redis_conn import open_redis
 from core.settings import Settings
 from ops.metrics_redis import RedisCollector
 
 
 def routes(settings: Settings, redis_client: redis.Redis | None) -> list[Route]:
     if redis_client is None and settings.redis_url:
-        redis_client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        redis_client = open_redis(settings.redis_url, socket_timeout=5)
     # A registry of our own: the default one would add this web process's Python and GC
     # metrics, which say nothing about the cluster and change with whichever process answers.
     registry = CollectorRegistry(auto_describe=False)
