@@ -8,7 +8,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from models import Delivery, SendBatch, SendRun, User
 from models.db import make_engine, session_factory
 from tasks.app import create_app
 from tests.fake_cloud_api import FakeCloudApi
+from tests.faults import next_minute
 from tests.helpers import scrape, serve
 from tests.processes import Processes, wait_until
 from web.app import create_app as create_web_app
@@ -257,3 +258,86 @@ def test_a_worker_killed_while_sending_resends_at_most_what_it_had_not_written(
     assert set(accepted) == everyone
     assert 0 <= duplicates <= unmarked_at_most, accepted
     assert runs(sessions)[0].outcome == "abandoned"
+
+
+# --- storms ------------------------------------------------------------------------------------
+
+
+def storm_stack(
+    pg: Engine, postgres_url: str, redis_url: str, redis_client: redis.Redis, tmp_path: Path,
+    groups: list[Any], users: int, slot_at: datetime,
+) -> tuple[FakeCloudApi, Settings, sessionmaker[Session], Processes]:  # fmt: skip
+    """The slot at `slot_at` for `users` users, Beat (reconciler every 10 s) and a worker."""
+    api = start_api(groups, latency_ms=30)
+    settings = stack(postgres_url, redis_url, tmp_path, api, rate_per_s=20.0,
+                     send_concurrency=8, reconcile_interval_s=10)  # fmt: skip
+    sessions = session_factory(pg)
+    add_users(sessions, users, slot_at.astimezone(ZoneInfo(ZONE)).strftime("%H:%M"))
+    redbeat_sync.sync(sessions, redis_client, settings)
+    procs = Processes(settings, tmp_path)
+    groups.append(procs)
+    procs.start("worker", "worker", "--concurrency=2")
+    procs.start("beat", "beat")
+    procs.wait_for_log("beat", "Acquired lock")
+    return api, settings, sessions, procs
+
+
+def accepted_once_each(api: FakeCloudApi, sessions: sessionmaker[Session], users: int) -> None:
+    accepted = accepted_requests(api)
+    assert set(accepted) == {digits(n) for n in range(users)}
+    assert set(accepted.values()) == {1}, accepted  # nobody accepted twice
+    assert set(statuses(sessions).values()) == {"accepted"}
+
+
+def test_a_two_minute_503_storm_from_the_slot_time_ends_with_everyone_accepted_once(
+    pg: Engine, postgres_url: str, redis_url: str, redis_client: redis.Redis,
+    tmp_path: Path, groups: list[Any],
+) -> None:  # fmt: skip
+    users = 40
+    slot_at = next_minute(25)
+    api, settings, sessions, procs = storm_stack(
+        pg, postgres_url, redis_url, redis_client, tmp_path, groups, users, slot_at
+    )
+    storm_ends = slot_at + timedelta(minutes=2)
+    api.script(global_mode={"mode": "storm", "status": 503, "until": storm_ends.timestamp()})
+
+    done = wait_until(lambda: len(accepted_requests(api)) == users, 420)
+    assert done, procs.log("beat") + procs.log("worker")
+    finished = datetime.now(UTC)
+    time.sleep(3)
+    accepted_once_each(api, sessions, users)
+    refused = [r for r in api.requests() if r["status"] == 503]
+    assert refused and all(r["time"] < storm_ends.timestamp() + 1 for r in refused)
+    stats = api.stats()
+    assert stats["max_in_any_1s_window"] <= 20 * 1.1 + 1, stats["per_second"]
+    late = (finished - slot_at).total_seconds()
+    assert late < settings.late_grace_s
+    print(f"\nFAULT storm-503: {len(refused)} requests answered 503; everyone accepted "
+          f"{late:.0f} s after the slot, {(finished - storm_ends).total_seconds():.0f} s after "
+          "the storm")  # fmt: skip
+
+
+def test_130429_to_half_the_requests_slows_the_sender_and_everyone_is_accepted_once(
+    pg: Engine, postgres_url: str, redis_url: str, redis_client: redis.Redis,
+    tmp_path: Path, groups: list[Any],
+) -> None:  # fmt: skip
+    users = 40
+    slot_at = next_minute(25)
+    api, settings, sessions, procs = storm_stack(
+        pg, postgres_url, redis_url, redis_client, tmp_path, groups, users, slot_at
+    )
+    api.script(global_mode={"mode": "ratio", "code": 130429, "share": 0.5, "seed": 7})
+
+    done = wait_until(lambda: len(accepted_requests(api)) == users, 420)
+    assert done, procs.log("beat") + procs.log("worker")
+    finished = datetime.now(UTC)
+    time.sleep(3)
+    accepted_once_each(api, sessions, users)
+    throttled = [r for r in api.requests() if r["error_code"] == 130429]
+    assert len(throttled) >= users // 4
+    stats = api.stats()
+    assert stats["max_in_any_1s_window"] <= 20 * 1.1 + 1, stats["per_second"]
+    late = (finished - slot_at).total_seconds()
+    assert late < settings.late_grace_s
+    print(f"\nFAULT storm-130429: {len(throttled)} requests answered 130429; everyone accepted "
+          f"{late:.0f} s after the slot")  # fmt: skip
