@@ -208,6 +208,23 @@ def machine_line(url: str, client: redis.Redis) -> str:
     )
 
 
+def memory_per_entry(client: redis.Redis, entries: int) -> str:
+    """What one slot costs Redis: its entry hash, its member of the schedule sorted set, and
+    its field in the users-per-slot gauge of /metrics (MEMORY USAGE, exact: samples=0)."""
+    keys = list(client.scan_iter(match="redbeat:panchang:send:*", count=1000))
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.memory_usage(key, samples=0)
+    hashes = sum(pipe.execute())
+    schedule = client.memory_usage("redbeat::schedule", samples=0) or 0
+    gauge = client.memory_usage("panchang:metrics:slot-users", samples=0) or 0
+    return (
+        f"memory: {hashes / entries:.0f} B an entry hash, {schedule / entries:.0f} B in the "
+        f"schedule set, {gauge / entries:.0f} B in the users-per-slot gauge; "
+        f"{(hashes + schedule + gauge) / 1024:.0f} KiB for {entries} entries"
+    )
+
+
 def summary(label: str, values_ms: list[float], target_ms: float) -> str:
     med, worst = statistics.median(values_ms), max(values_ms)
     verdict = "met" if worst < target_ms else ("missed (max)" if med < target_ms else "missed")
@@ -267,6 +284,7 @@ def run(args: argparse.Namespace, redis_url: str, seeded: dict[str, Any]) -> Non
     print(f"cold: created {created} entries per run; Redis holds {entries} keys, "
           f"{scheduled} in redbeat::schedule")  # fmt: skip
     assert created == entries == scheduled == seeded["slots"]
+    print(memory_per_entry(client, entries))
 
     noop: list[float] = []
     stat_deltas: list[dict[str, int]] = []
