@@ -52,7 +52,7 @@ def main() -> None:
                 lambda n: app.send_task(
                     SEND_TASK, args=("America/Argentina/Buenos_Aires", "06:30")
                 ),
-            ),  # noqa: E501
+            ),
         ):
             memory, body = per_message(client, send, args.tasks)
             print(f"{label}: {memory:.0f} B of Redis memory per queued message "
