@@ -81,6 +81,15 @@ def test_app_services_get_every_setting_from_the_environment() -> None:
         assert settings.transport == "outbox"  # nothing set on the host: the outbox file
 
 
+def test_redis_sentinel_settings_pass_through_from_the_hosts_environment() -> None:
+    host = {"REDIS_URL": "", "REDIS_SENTINELS": "10.0.0.1:26379,10.0.0.2:26379",
+            "REDIS_SENTINEL_MASTER": "panchang"}  # fmt: skip
+    env = compose(host)["services"]["beat"]["environment"]
+    settings = Settings.from_env(env)
+    assert settings.redis_url == "redis-sentinel://10.0.0.1:26379,10.0.0.2:26379/panchang/0"
+    assert create_app(settings).conf.broker_transport_options["master_name"] == "panchang"
+
+
 def test_whatsapp_settings_pass_through_from_the_hosts_environment() -> None:
     host = {"WHATSAPP_TOKEN": "EAAtest", "WHATSAPP_PHONE_NUMBER_ID": "106540352242922",
             "WHATSAPP_RATE_PER_S": "1000"}  # fmt: skip
