@@ -249,24 +249,26 @@ def _record(client: redis.Redis, report: SyncReport, full: Desired | None) -> No
     """What `panchang health` and `/metrics` say about syncs; never fails the sync itself."""
     from ops import metrics, metrics_redis
 
+    counted = metrics.Tally()
+    scope = "scoped" if full is None else "full"
+    counted.observe(metrics.SYNC_DURATION, report.duration_ms / 1000, scope=scope)
     changes = {"created": report.created, "updated": report.updated, "deleted": report.deleted}
-    fields = metrics.observation(
-        metrics.SYNC_DURATION, report.duration_ms / 1000, scope="scoped" if full is None else "full"
-    )
     for change, names in changes.items():
         if names:
-            key = metrics.label_key(metrics.SYNC_CHANGES, {"change": change})
-            fields[metrics.field(metrics.SYNC_CHANGES, key)] = len(names)
+            counted.inc(metrics.SYNC_CHANGES, len(names), change=change)
     try:
-        metrics_redis.add(client, fields)
+        # One round trip for all of it.
+        pipe = client.pipeline(transaction=True)
+        metrics_redis.queue_add(pipe, counted.take())
         if full is not None:
             # Only a full sync vouches for every entry; `panchang health` reports its age.
             heartbeats.record_sync(
-                client, len(report.created), len(report.updated), len(report.deleted)
+                pipe, len(report.created), len(report.updated), len(report.deleted)
             )
-            metrics_redis.record_slot_users(
-                client, {f"{slot.zone}@{slot.send_time}": n for slot, n in full.users.items()}
+            metrics_redis.queue_slot_users(
+                pipe, {f"{slot.zone}@{slot.send_time}": n for slot, n in full.users.items()}
             )
+        pipe.execute()
     except redis.RedisError as err:
         log.warning("sync: could not record the sync for health and metrics: %s", err)
 

@@ -19,8 +19,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-INF = float("inf")
-
 
 class Kind(Enum):
     COUNTER = "counter"

@@ -34,9 +34,14 @@ def add(client: redis.Redis, fields: Mapping[str, float]) -> None:
     if not fields:
         return
     pipe = client.pipeline(transaction=False)
+    queue_add(pipe, fields)
+    pipe.execute()
+
+
+def queue_add(pipe: redis.client.Pipeline, fields: Mapping[str, float]) -> None:
+    """Queue the increments of `fields` on `pipe`, to go with the caller's other writes."""
     for key, amount in fields.items():
         pipe.hincrbyfloat(METRICS_KEY, key, amount)
-    pipe.execute()
 
 
 def flush(client: redis.Redis | None, tally: Tally = TALLY) -> None:
@@ -52,14 +57,13 @@ def flush(client: redis.Redis | None, tally: Tally = TALLY) -> None:
         log.warning("metrics not flushed (kept for the next flush): %s", err)
 
 
-def record_slot_users(client: redis.Redis, users: Mapping[str, int]) -> None:
-    """Replace the users-per-slot gauge with a full sync's counts (`zone@HH:MM` -> users)."""
-    pipe = client.pipeline(transaction=True)
+def queue_slot_users(pipe: redis.client.Pipeline, users: Mapping[str, int]) -> None:
+    """Queue replacing the users-per-slot gauge with a full sync's counts (`zone@HH:MM` ->
+    users); in a MULTI pipeline a scrape never sees it half written."""
     pipe.delete(SLOT_USERS_KEY)
     if users:
         mapping: dict[str | bytes, int] = {slot: n for slot, n in users.items()}
         pipe.hset(SLOT_USERS_KEY, mapping=mapping)
-    pipe.execute()
 
 
 def families(

@@ -222,7 +222,7 @@ def _listen_for_user_changes(app: Any) -> None:
         app.send_task(SYNC_TASK)
         logger.info("beat: listening again after a break: full sync requested")
 
-    app.slot_listener = SlotListener(settings.database_url, sync_slots, sync_all).start()
+    SlotListener(settings.database_url, sync_slots, sync_all).start()  # a daemon thread
 
 
 def _request_sync_and_reconcile(app: Any) -> None:

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import TypeVar
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -97,8 +96,9 @@ def gather(
         checks=lines,
         timeline_svg=section(timeline),
         runs=section(runs),
-        dead_letters=dead if isinstance(dead, Unavailable) else dead[0],
-        dead_letters_total=0 if isinstance(dead, Unavailable) else dead[1],
+        dead_letters=dead,
+        # Counted by the health probe already, by the same rule (failed since 00:00 UTC).
+        dead_letters_total=int((health.report.get("today") or {}).get("dead_letters") or 0),
     )
 
 
@@ -117,19 +117,17 @@ def run_line(run: SendRun) -> RunLine:
     )  # fmt: skip
 
 
-def dead_letters(session: Session, since: datetime, limit: int) -> tuple[list[DeliveryView], int]:
-    """Rows that failed for good since `since`, newest first (at most `limit`), and how many
-    there are. The same rows `panchang health` counts as today's dead letters (failed, last
-    changed since 00:00 UTC), so the page's count and the check's agree."""
+def dead_letters(session: Session, since: datetime, limit: int) -> list[DeliveryView]:
+    """Rows that failed for good since `since`, newest first (at most `limit`): the rows
+    `panchang health` counts as today's dead letters (failed, last changed since 00:00 UTC)."""
     failed_since = (
         Delivery.status == DeliveryStatus.FAILED.value,
         Delivery.updated_at >= since,
     )
-    total = session.scalar(select(func.count()).select_from(Delivery).where(*failed_since))
     rows = session.execute(
         view_query()
         .where(*failed_since)
         .order_by(Delivery.updated_at.desc(), Delivery.id.desc())
         .limit(limit)
     )
-    return [DeliveryView(*row) for row in rows], int(total or 0)
+    return [DeliveryView(*row) for row in rows]
