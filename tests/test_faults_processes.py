@@ -7,7 +7,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,6 +65,14 @@ class Stack:
         self.procs.start(beat, "beat")
         self.procs.wait_for_log(beat, "Acquired lock")
         return slot_at, entry
+
+    def served_once(self, beat: str = "beat", more_logs: Callable[[], str] = str) -> datetime:
+        """Wait until every user has the message, check nobody has two, and return when the
+        run that sent it started."""
+        served = wait_until(self.served, 90)
+        assert served, self.procs.log(beat) + self.procs.log("worker") + more_logs()
+        self.sent_once_each()
+        return self.sending_run().started_at
 
     def served(self) -> bool:
         return len({line["to"] for line in outbox(self.settings)}) == USERS
@@ -124,9 +132,7 @@ def test_redis_losing_its_data_just_before_a_slot_keeps_beat_running_and_sends_o
     log = stack.procs.log("beat")
     assert "lock had vanished" in log and "rebuilding" in log, log
     # The slot's time passed while its entry was missing: the reconciler sends it, once.
-    assert wait_until(stack.served, 90), stack.procs.log("beat") + stack.procs.log("worker")
-    stack.sent_once_each()
-    lateness = (stack.sending_run().started_at - slot_at).total_seconds()
+    lateness = (stack.served_once() - slot_at).total_seconds()
     assert lateness < 60, lateness
     assert stack.procs.procs["beat"].poll() is None, stack.procs.log("beat")  # still running
     print(f"\nFAULT flush: rebuilt in {rebuilt_in:.1f} s; sent {lateness:.1f} s after the slot")
@@ -146,9 +152,7 @@ def test_redis_down_for_two_minutes_across_a_slot_sends_within_a_minute_of_its_r
             server.start()
             back_at = datetime.now(UTC)
 
-            assert wait_until(stack.served, 90), stack.procs.log("beat") + stack.procs.log("worker")
-            stack.sent_once_each()
-            started = stack.sending_run().started_at
+            started = stack.served_once()
             after_return = (started - back_at).total_seconds()
             assert after_return < 60, after_return
             for name in ("beat", "worker"):  # reconnected by themselves, never restarted
@@ -171,9 +175,7 @@ def test_the_active_beat_killed_before_a_slot_the_standby_sends_it_within_45_s(
     sleep_until(slot_at - timedelta(seconds=10))
     stack.procs.kill("beat-a")  # SIGKILL: the lock stays until its 30 s expire
 
-    assert wait_until(stack.served, 90), stack.procs.log("beat-b") + stack.procs.log("worker")
-    stack.sent_once_each()
-    lateness = (stack.sending_run().started_at - slot_at).total_seconds()
+    lateness = (stack.served_once(beat="beat-b") - slot_at).total_seconds()
     assert lateness < 45, lateness
     assert "Acquired lock" in stack.procs.log("beat-b")
     print(f"\nFAULT beat-kill: the standby sent the slot {lateness:.1f} s after its time")
@@ -201,9 +203,7 @@ def test_postgres_down_for_a_minute_across_a_slot_sends_once_when_it_is_back(
             pg.start()
             back_at = datetime.now(UTC)
 
-            assert wait_until(stack.served, 90), stack.procs.log("beat") + stack.procs.log("worker")
-            stack.sent_once_each()
-            started = stack.sending_run().started_at
+            started = stack.served_once()
             after_return = (started - back_at).total_seconds()
             assert after_return < 60, after_return
             assert (started - slot_at).total_seconds() < stack.settings.late_grace_s
@@ -228,11 +228,8 @@ def test_a_sentinel_failover_before_a_slot_loses_and_doubles_nobody(tmp_path: Pa
             assert promoted, sentinels.log()
             failover_s = (datetime.now(UTC) - killed_at).total_seconds()
 
-            assert wait_until(stack.served, 90), (
-                stack.procs.log("beat") + stack.procs.log("worker") + sentinels.log()
-            )
-            stack.sent_once_each()
-            lateness = (stack.sending_run().started_at - slot_at).total_seconds()
+            started = stack.served_once(more_logs=sentinels.log)
+            lateness = (started - slot_at).total_seconds()
             assert lateness < 60, lateness
             for name in ("beat", "worker"):
                 assert stack.procs.procs[name].poll() is None, stack.procs.log(name)
