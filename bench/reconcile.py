@@ -31,29 +31,20 @@ sys.path.insert(0, str(_ROOT))
 
 import redis  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 import redbeat_sync  # noqa: E402
-from bench.sync import DEFAULT_DB, machine_line, seed  # noqa: E402
+from bench.sync import DEFAULT_DB, machine_line, seeded_engine  # noqa: E402
 from core import clock  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from delivery.local_day import occurrence_on  # noqa: E402
 from delivery.reconcile import reconcile  # noqa: E402
 from embedded import redis_server  # noqa: E402
-from models.db import make_engine, session_factory  # noqa: E402
+from models.db import session_factory  # noqa: E402
 from scheduler.slots import Slot  # noqa: E402
 from scheduler.store import connect  # noqa: E402
 
 DAY = date(2026, 11, 21)  # the simulated day; history runs up to and including it
 CALLS = 96  # one every 15 minutes of the day, each standing for that minute's call
-
-
-def seeded_users(engine: Engine) -> int:
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM user_detail")).scalar() or 0)
-    except Exception:
-        return 0
 
 
 def history(engine: Engine, slots: list[Slot], days: int) -> int:
@@ -147,12 +138,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="Keep a seeded database as it is.")
     args = parser.parse_args()
 
-    engine = make_engine(args.database_url)
-    if not (args.reuse and seeded_users(engine) == args.users):
-        print(f"seeding {args.users:,} users into {make_url(args.database_url).database} ...")
-        seed(args.database_url, args.users)
-        engine.dispose()
-        engine = make_engine(args.database_url)
+    engine = seeded_engine(args.database_url, args.users, args.reuse)
     workdir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
     server = redis_server.start(workdir)
     try:

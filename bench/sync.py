@@ -30,7 +30,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT))
 
 import redis  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import Engine, create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import redbeat_sync  # noqa: E402
@@ -111,6 +111,27 @@ def recreate_database(url: str) -> None:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
     admin.dispose()
+
+
+def seeded_users(engine: Engine) -> int:
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM user_detail")).scalar() or 0)
+    except Exception:
+        return 0
+
+
+def seeded_engine(url: str, users: int, reuse: bool) -> Engine:
+    """An engine on the bench database holding `users` users: seeded afresh unless `reuse`
+    finds it so, and migrated to the current schema either way."""
+    engine = make_engine(url)
+    if not (reuse and seeded_users(engine) == users):
+        print(f"seeding {users:,} users into {make_url(url).database} ...")
+        seed(url, users)
+        engine.dispose()
+        engine = make_engine(url)
+    upgrade(engine)  # a database seeded by an older checkout
+    return engine
 
 
 def seed(url: str, users: int) -> dict[str, Any]:
