@@ -129,6 +129,23 @@ def worker_heartbeat_key(host: str, pid: int) -> str:
     return f"{WORKER_HEARTBEAT_PREFIX}{host}:{pid}"
 
 
+def alive_key(owner: str) -> str:
+    """Set every `ops.heartbeats.WORKER_HEARTBEAT_INTERVAL_S` by the worker process whose
+    liveness id is `owner`, with a TTL of a few intervals: gone soon after the process is."""
+    return f"panchang:alive:{owner}"
+
+
+ORPHAN_SWEEP_KEY = "panchang:orphan-sweep"
+"""Taken (SET NX, a few seconds' TTL) by the worker process that sweeps for dead batches in this
+interval (`tasks.orphans`)."""
+
+
+def orphan_suspect_key(owner: str) -> str:
+    """When a sweep first found `owner`'s alive key missing (UTC epoch s); see
+    `delivery.orphans`."""
+    return f"panchang:orphan-suspect:{owner}"
+
+
 # --- Metrics (`/metrics`) --------------------------------------------------------------------
 
 METRICS_KEY = "panchang:metrics"

@@ -227,13 +227,14 @@ def send_batch(
     recording it failed and releasing the claims it had not used.
     """
     worker = worker or Worker.here()
+    token = uuid.uuid4().hex
     with session_scope(sessions) as session:
-        work = runs.begin_batch(session, batch_id, worker, clock.now())
+        work = runs.begin_batch(session, batch_id, worker, clock.now(), token)
     if work is None:
         log.info("batch %s: already ended, or its run was abandoned; nothing to do", batch_id)
         return None
     batch = _Batch(
-        sessions, transport, composer, work, uuid.uuid4().hex, settings.claim_lease_s,
+        sessions, transport, composer, work, token, settings.claim_lease_s,
         Halt(redis_client, work.run_id), Alerts(settings, redis_client), _deadline(work, settings),
         policy,
     )  # fmt: skip

@@ -29,15 +29,17 @@ _OPEN_BATCH = (BatchState.PENDING.value, BatchState.RUNNING.value)
 
 @dataclass(frozen=True)
 class Worker:
-    """Who is doing a piece of work: Celery task id (None outside Celery), host and pid."""
+    """Who is doing a piece of work: Celery task id (None outside Celery), host and pid, and
+    the process's liveness id in a worker (`tasks.heartbeat.owner`; None elsewhere)."""
 
     task_id: str | None
     host: str
     pid: int
+    owner: str | None = None
 
     @classmethod
-    def here(cls, task_id: str | None = None) -> Worker:
-        return cls(task_id, socket.gethostname(), os.getpid())
+    def here(cls, task_id: str | None = None, owner: str | None = None) -> Worker:
+        return cls(task_id, socket.gethostname(), os.getpid(), owner)
 
 
 @dataclass
@@ -156,8 +158,11 @@ def add_batches(
     return [batch.id for batch in batches]
 
 
-def begin_batch(session: Session, batch_id: int, worker: Worker, at: datetime) -> BatchWork | None:
-    """Mark a batch running for this attempt; None when there is nothing to do.
+def begin_batch(
+    session: Session, batch_id: int, worker: Worker, at: datetime, token: str | None = None
+) -> BatchWork | None:
+    """Mark a batch running for this attempt (which claims its rows with `token`); None when
+    there is nothing to do.
 
     Nothing to do: the batch already ended (a duplicate delivery of its task), or its run is no
     longer in progress (abandoned: the reconciler has queued a new run for the slot).
@@ -181,6 +186,8 @@ def begin_batch(session: Session, batch_id: int, worker: Worker, at: datetime) -
             task_id=worker.task_id,
             host=worker.host[:255],
             pid=worker.pid,
+            owner=worker.owner,
+            claim_token=token,
             started_at=at,
         )
         .execution_options(synchronize_session=False)

@@ -86,7 +86,10 @@ class SendBatch(Base):
     """Users `after_id < id <= upto_id` (no upper bound when null) of a run's slot."""
 
     __tablename__ = "send_batch"
-    __table_args__ = (UniqueConstraint("run_id", "seq", name="run_seq"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "seq", name="run_seq"),
+        Index("ix_send_batch_state", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("send_run.id", ondelete="CASCADE"))
@@ -99,6 +102,11 @@ class SendBatch(Base):
     task_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The running attempt's process (its liveness key, `core.names.alive_key`) and the token
+    # it claimed its ledger rows with: a dead attempt's batch is released and queued again
+    # (`delivery.orphans`).
+    owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sent: Mapped[int] = mapped_column(Integer, default=0)

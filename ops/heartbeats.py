@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,17 +26,21 @@ from core.names import (
     BEAT_HEARTBEAT_KEY,
     SYNC_HEARTBEAT_KEY,
     WORKER_HEARTBEAT_PREFIX,
+    alive_key,
     worker_heartbeat_key,
 )
 from core.redis_conn import open_redis
 
 log = logging.getLogger(__name__)
 
-# A worker process refreshes its key this often; the key lives 6 refreshes, so a process that
-# is gone (SIGKILL, OOM) disappears from Redis within 30 s, and one missed refresh (a GC pause,
-# a Redis blip) never makes it look dead.
-WORKER_HEARTBEAT_INTERVAL_S = 5.0
+# A worker process refreshes its keys this often. Its health key lives 30 s, so a process that
+# is gone (SIGKILL, OOM) disappears from `panchang health` within 30 s, and a few missed
+# refreshes (a GC pause, a Redis blip) never make it look dead there. Its alive key lives 3
+# refreshes: a running batch whose process has been silent that long, and still is a few
+# seconds later, is sent again by another process (`delivery.orphans`).
+WORKER_HEARTBEAT_INTERVAL_S = 2.0
 WORKER_HEARTBEAT_TTL_S = 30
+ALIVE_TTL_S = 6
 # Beat ticks at least every `beat_max_loop_interval` (10 s); its key lives 6 loops so that a
 # Beat that stopped is still visible, with its age, for a while after the health threshold
 # (3 loops) calls it stale.
@@ -122,8 +127,15 @@ def read_beat(client: redis.Redis) -> Heartbeat | None:
 # --- Workers -----------------------------------------------------------------------------------
 
 
-def write_worker(client: redis.Redis, beat: Heartbeat) -> None:
-    client.set(worker_heartbeat_key(beat.host, beat.pid), beat.to_json(), ex=WORKER_HEARTBEAT_TTL_S)
+def write_worker(client: redis.Redis, beat: Heartbeat, owner: str | None = None) -> None:
+    """The process's health key and, with `owner`, its alive key, in one round trip."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.set(
+            worker_heartbeat_key(beat.host, beat.pid), beat.to_json(), ex=WORKER_HEARTBEAT_TTL_S
+        )
+        if owner is not None:
+            pipe.set(alive_key(owner), beat.pid, ex=ALIVE_TTL_S)
+        pipe.execute()
 
 
 def delete_worker(client: redis.Redis, host: str, pid: int) -> None:
@@ -156,6 +168,9 @@ class WorkerHeartbeat:
         self.interval_s = interval_s
         self.pid = os.getpid()
         self.host = socket.gethostname()
+        # This process's liveness id: new for every process, so a pid reused after a restart
+        # (small pids in a fresh container) never passes for the dead process.
+        self.owner = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="panchang-heartbeat", daemon=True)
 
@@ -171,6 +186,7 @@ class WorkerHeartbeat:
         try:
             with self._client() as client:
                 delete_worker(client, self.host, self.pid)
+                client.delete(alive_key(self.owner))
         except redis.RedisError as err:
             log.debug("heartbeat: could not delete the worker key: %s", err)
 
@@ -183,7 +199,7 @@ class WorkerHeartbeat:
         client = self._client()
         while not self._stop.is_set():
             try:
-                write_worker(client, Heartbeat(self.host, self.pid, _now_s()))
+                write_worker(client, Heartbeat(self.host, self.pid, _now_s()), self.owner)
             except redis.RedisError as err:  # the health check reports the missing key
                 log.warning("heartbeat: could not refresh the worker key: %s", err)
             self._stop.wait(self.interval_s)

@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> PanchangCelery:
             "tasks.sync",
             "tasks.reconcile",
             "tasks.heartbeat",
+            "tasks.orphans",
             "tasks.maintenance",
         ],
     )

@@ -34,6 +34,13 @@ def _start(**_: Any) -> None:
     _running = WorkerHeartbeat(runtime.settings().redis_url or FALLBACK_REDIS_URL).start()
 
 
+def owner() -> str | None:
+    """This process's liveness id, while its heartbeat runs (None outside a worker)."""
+    if _running is not None and _running.pid == os.getpid():
+        return _running.owner
+    return None
+
+
 def _stop(**_: Any) -> None:
     global _running
     if _running is not None and _running.pid == os.getpid():

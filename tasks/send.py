@@ -17,7 +17,7 @@ from delivery.batch import send_batch
 from delivery.runs import COUNTED, Worker
 from delivery.slot_run import plan_run, summary_of
 from models import RunTrigger
-from tasks import runtime
+from tasks import heartbeat, runtime
 
 log = get_task_logger(__name__)
 
@@ -42,7 +42,7 @@ def send_for_timezone(
     send_time = validate.send_time(send_time)
     day = None if local_date is None else validate.local_date(local_date)
     settings = runtime.settings()
-    worker = Worker.here(self.request.id)
+    worker = Worker.here(self.request.id, heartbeat.owner())
     try:
         plan = plan_run(
             runtime.sessions(), settings, zone, send_time, clock.now(),
@@ -80,7 +80,7 @@ def send_batch_task(self: Task, batch_id: int) -> dict[str, Any] | None:
         runtime.transport(),
         runtime.settings(),
         batch_id,
-        Worker.here(self.request.id),
+        Worker.here(self.request.id, heartbeat.owner()),
         redis_client=runtime.redis_client(),
     )
     if counts is None:

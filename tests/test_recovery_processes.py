@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from core.settings import Settings
 from models import Delivery, SendRun, User
 from models.db import make_engine, session_factory, upgrade
 from tasks.app import create_app
+from tests.faults import next_minute
 from tests.helpers import add_users
 from tests.processes import Processes, outbox, wait_until
 
@@ -71,7 +71,7 @@ def procs(tmp_path: Path) -> Iterator[list[Processes]]:
         group.stop()
 
 
-def test_a_worker_killed_mid_batch_loses_nobody_and_resends_at_most_the_message_in_flight(
+def test_a_worker_killed_mid_batch_has_its_batch_sent_within_45_s_of_the_slot(
     sessions: sessionmaker[Session],
     settings: Settings,
     redis_url: str,
@@ -79,11 +79,13 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_resends_at_most_the_message_
     tmp_path: Path,
     procs: list[Processes],
 ) -> None:
-    # A 6 s lease and a reconciler every 3 s keep the test short; the rules are the defaults'.
-    settings = replace(settings, claim_lease_s=6, reconcile_interval_s=3).with_redis(redis_url)
+    # The default lease (600 s) and reconcile interval (60 s): neither could rescue the batch
+    # in time. The orphan sweep does: the killed processes' alive keys expire, and a live
+    # worker releases the batch's claims and queues it again.
+    settings = settings.with_redis(redis_url)
     zone = "Asia/Kolkata"
-    send_time = local_hhmm(datetime.now(UTC), zone)  # this minute: passed, within grace
-    add_users(sessions, zone, send_time, 20)
+    slot_at = next_minute(20)
+    add_users(sessions, zone, local_hhmm(slot_at, zone), 20)
     redbeat_sync.sync(sessions, redis_client, settings)
     everyone = phones_of(sessions)
 
@@ -95,15 +97,18 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_resends_at_most_the_message_
         PANCHANG_TEST_SEND_DELAY_S="0.4",
     )  # fmt: skip
     group.start("beat", "beat")
-    # Beat's start-up reconcile finds the occurrence unserved and queues it.
+    group.wait_for_log("worker-a", " ready.")
     assert wait_until(lambda: len(outbox(settings)) >= 5, timeout_s=90), group.log("worker-a")
     group.kill("worker-a")  # SIGKILL to the worker and its pool, mid-batch
+    killed_at = datetime.now(UTC)
     sent_before_kill = len(outbox(settings))
     assert sent_before_kill < 20, "the kill came too late to be mid-batch"
 
+    # Compose restarts the container; any other worker would do as well.
     group.start("worker-b", "worker", "--concurrency=1")
-    done = wait_until(lambda: {line["to"] for line in outbox(settings)} >= everyone, 90)
+    done = wait_until(lambda: {line["to"] for line in outbox(settings)} >= everyone, 60)
     assert done, (group.log("beat"), group.log("worker-b"))
+    served_at = max(datetime.fromisoformat(line["sent_at"]) for line in outbox(settings))
     time.sleep(4)  # a duplicate from a late run would show up now
     counts = Counter(line["to"] for line in outbox(settings))
     duplicates = sum(n - 1 for n in counts.values())
@@ -111,14 +116,19 @@ def test_a_worker_killed_mid_batch_loses_nobody_and_resends_at_most_the_message_
     # whose send had returned but was not yet marked is sent twice.
     assert set(counts) == everyone
     assert duplicates <= 1, counts
+    assert (served_at - slot_at).total_seconds() <= 45, (slot_at, killed_at, served_at)
     runs = all_runs(sessions)
-    assert runs[0].outcome == "abandoned", [(r.id, r.outcome, r.error) for r in runs]
-    assert runs[-1].outcome == "complete"
-    assert {r.trigger for r in runs} == {"reconcile"}
-    # The killed batch never reported its counts; the ledger has every send.
+    # One run, whose batch the sweep gave to the second worker: nothing waited for the lease.
+    assert [(r.trigger, r.outcome) for r in runs] == [("beat", "complete")], runs
+    assert "its worker process is gone" in group.log("worker-b")
     with sessions() as session:
         statuses = Counter(session.scalars(select(Delivery.status)))
     assert statuses == Counter({"sent": len(everyone)})
+    print(
+        f"FAULT worker killed {(killed_at - slot_at).total_seconds():.1f} s after the slot, "
+        f"{sent_before_kill} of 20 sent: all served {(served_at - slot_at).total_seconds():.1f} "
+        f"s after the slot, {duplicates} duplicated"
+    )
 
 
 def test_a_run_that_raises_on_user_2_of_5_is_rerun_by_the_reconciler_within_two_minutes(
