@@ -253,7 +253,7 @@ def send_batch(
         batch.close_connections()
     with session_scope(sessions) as session:
         if batch.unsent:  # stopped early: halted, or abandoned while this batch was slow
-            ledger.release(session, batch.token)
+            ledger.release(session, batch.token, *batch.work.scope)
         state = BatchState.HALTED if batch.halted else BatchState.DONE
         error = batch.halted.error if batch.halted else None
         outcome = runs.finish_batch(session, batch_id, batch.counts, clock.now(), state, error)
@@ -378,7 +378,7 @@ def _record_failure(batch: _Batch, err: BaseException) -> None:
     try:
         with session_scope(batch.sessions) as session:
             if batch.unsent:
-                ledger.release(session, batch.token)
+                ledger.release(session, batch.token, *batch.work.scope)
             runs.finish_batch(
                 session, batch.work.batch_id, batch.counts, clock.now(), BatchState.FAILED,
                 f"{type(err).__name__}: {err}",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import redis
 from sqlalchemy import select, update
@@ -47,25 +47,34 @@ _SUSPECT_TTL_S = 10 * int(ALIVE_TTL_S + CONFIRM_S + SWEEP_INTERVAL_S)
 
 @dataclass(frozen=True)
 class Orphan:
-    """A running batch of a run still in progress, and the attempt that holds it."""
+    """A running batch of a run still in progress, the attempt that holds it, and its ledger
+    rows (local date and user range)."""
 
     batch_id: int
     owner: str
     claim_token: str | None
+    scope: tuple[date, int, int | None]
 
 
 def running_batches(session: Session) -> list[Orphan]:
     """Batches running for runs in progress whose process is known (workers record it)."""
     rows = session.execute(
-        select(SendBatch.id, SendBatch.owner, SendBatch.claim_token)
+        select(
+            SendBatch.id, SendBatch.owner, SendBatch.claim_token, SendRun.local_date,
+            SendBatch.after_id, SendBatch.upto_id,
+        )
         .join(SendRun, SendRun.id == SendBatch.run_id)
         .where(
             SendBatch.state == BatchState.RUNNING.value,
             SendBatch.owner.is_not(None),
             SendRun.outcome.is_(None),
         )
-    ).all()
-    return [Orphan(batch_id, owner, token) for batch_id, owner, token in rows if owner]
+    ).all()  # fmt: skip
+    return [
+        Orphan(batch_id, owner, token, (day, after_id, upto_id))
+        for batch_id, owner, token, day, after_id, upto_id in rows
+        if owner
+    ]
 
 
 def dead_owners(client: redis.Redis, owners: set[str], now: datetime) -> set[str]:
@@ -110,7 +119,7 @@ def requeue(session: Session, orphan: Orphan) -> bool:
     if not taken.rowcount:  # type: ignore[attr-defined]
         return False
     if orphan.claim_token is not None:
-        ledger.release(session, orphan.claim_token)
+        ledger.release(session, orphan.claim_token, *orphan.scope)
     return True
 
 

@@ -78,6 +78,11 @@ class BatchWork:
     upto_id: int | None
     trigger: str
 
+    @property
+    def scope(self) -> tuple[date, int, int | None]:
+        """The batch's ledger rows: local date and user range, as `ledger.release` takes it."""
+        return self.local_date, self.after_id, self.upto_id
+
 
 def start_run(
     session: Session,
