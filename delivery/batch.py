@@ -352,8 +352,10 @@ def _claim(batch: _Batch) -> tuple[list[Recipient], dict[int, int]]:
         users = [Recipient(*row) for row in session.execute(query.order_by(User.id))]
         user_ids = [user.id for user in users]
         at = clock.now()
-        ledger.ensure_rows(session, user_ids, work.local_date, work.zone, work.send_time, at)
-        claimed = ledger.claim(session, user_ids, work.local_date, at, batch.lease_s, batch.token)
+        claimed = ledger.create_and_claim(
+            session, user_ids, work.local_date, work.zone, work.send_time, at, batch.lease_s,
+            batch.token,
+        )  # fmt: skip
         unclaimed = [user_id for user_id in user_ids if user_id not in claimed]
         batch.counts.held += ledger.count_held(session, unclaimed, work.local_date)
         runs.heartbeat(session, work.run_id, at)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     bindparam,
     func,
     literal,
@@ -91,6 +92,70 @@ _ENSURE_ROWS_PG = (
 _ENSURE_ROW_SQLITE = sqlite.insert(Delivery).on_conflict_do_nothing(
     index_elements=["user_id", "local_date"]
 )
+
+
+def create_and_claim(
+    session: Session,
+    user_ids: Sequence[int],
+    local_date: date,
+    zone: str,
+    send_time: str,
+    at: datetime,
+    lease_s: float,
+    token: str,
+) -> dict[int, int]:
+    """`ensure_rows`, then `claim`: what a batch does as it starts; {user_id: row id}.
+
+    On PostgreSQL, one INSERT ... ON CONFLICT DO UPDATE ... WHERE claimable, which finds each
+    row through the (user_id, local_date) unique index. A plain UPDATE by user ids and date
+    lets the planner choose `ix_delivery_local_date`: the statistics never know the newest date
+    yet (its rows are created by the run itself), it estimates one row for it, and reads every
+    row of the date for every batch, which grows with the square of a slot's size. The
+    conflict arbiter is not the planner's choice. An existing row is claimed under its row
+    lock and only if still claimable, so a row goes to one attempt, as with `claim`.
+    """
+    if not user_ids:
+        return {}
+    if session.get_bind().dialect.name != "postgresql":
+        ensure_rows(session, user_ids, local_date, zone, send_time, at)
+        return claim(session, user_ids, local_date, at, lease_s, token)
+    params = {
+        "ids": list(user_ids), "local_date": local_date, "zone": zone, "send_time": send_time,
+        "at": at, "token": token, "stale": at - timedelta(seconds=lease_s),
+    }  # fmt: skip
+    result = session.connection().execute(_CREATE_AND_CLAIM_PG, params)
+    return {user: row for user, row in result.all() if user is not None}
+
+
+_NEW_ROWS_CLAIMED = (
+    postgresql.insert(Delivery)
+    .from_select(
+        ["user_id", "local_date", "timezone", "send_time", "status", "attempts", "created_at",
+         "claimed_at", "claimed_by"],
+        select(
+            func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer()))),
+            bindparam("local_date", type_=Date()), bindparam("zone", type_=String()),
+            bindparam("send_time", type_=String()), literal(DeliveryStatus.PENDING.value),
+            literal(1), bindparam("at", type_=UTCDateTime()), bindparam("at", type_=UTCDateTime()),
+            bindparam("token", type_=String()),
+        ),
+    )
+)  # fmt: skip
+_CREATE_AND_CLAIM_PG = _NEW_ROWS_CLAIMED.on_conflict_do_update(
+    index_elements=["user_id", "local_date"],
+    set_={
+        "claimed_at": _NEW_ROWS_CLAIMED.excluded.claimed_at,
+        "claimed_by": _NEW_ROWS_CLAIMED.excluded.claimed_by,
+        "attempts": Delivery.attempts + 1,
+    },
+    where=and_(
+        Delivery.status == DeliveryStatus.PENDING.value,
+        or_(
+            Delivery.claimed_at.is_(None),
+            Delivery.claimed_at < bindparam("stale", type_=UTCDateTime()),
+        ),
+    ),
+).returning(Delivery.user_id, Delivery.id)
 
 
 def claim(
