@@ -15,9 +15,15 @@ instants it would run, against the real Postgres and Redis:
 - ours: a full sync every hour (PANCHANG_SYNC_INTERVAL_S on PostgreSQL; changes arrive by the
   trigger in between), the send reconciler every minute over a history of complete runs, and
   one slot's delivery with the outbox-like null transport, per user;
-- Beat's own Redis traffic comes from a real `celery beat` (ours) run for `--beat-s` seconds.
+- the JIT's Beat is the stock scheduler, whose state is a local file: its only Redis
+  commands are its 144 task sends.
 Rows read are Postgres's own counters (seq_tup_read of the tables plus idx_tup_read of their
 indexes); Redis commands are INFO commandstats deltas, less the INFO calls themselves.
+
+--part beat: a real `celery beat` (ours) with the 2,452 entries, watched across a quarter-hour
+(when a burst of slots fires: every zone's offset and every send time is a multiple of 15
+minutes) and for 5 minutes after it: Redis commands per second when idle and per task sent,
+hence per day.
 
 --part faults: the JIT's day under each fault of FAULTS.md, at the same moment relative to the
 day's largest slot (Asia/Kolkata 06:30, 01:00 UTC) for 20 phases of its 600 s Beat, and at 96
@@ -35,9 +41,11 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT))
@@ -97,9 +105,15 @@ class NullTransport:
 
 
 def rows_read(engine: Engine) -> dict[str, int]:
-    """Rows Postgres has read so far, per table: sequential reads plus index entries read."""
+    """Rows Postgres has read so far, per table: sequential reads plus index entries read.
+
+    A backend reports its counts at most once a second, and an idle one up to 10 s later: the
+    pool's connections are closed first (a backend reports as it exits), so that what one
+    measurement did is not counted in the next."""
+    engine.dispose()
+    time.sleep(1.0)
     with engine.connect() as conn:
-        conn.execute(text("SELECT pg_stat_force_next_flush()"))
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
         found = conn.execute(
             text(
                 "SELECT t.relname, coalesce(t.seq_tup_read, 0)"
@@ -136,7 +150,7 @@ class Meter:
         self.rows = {
             k: v - self._rows.get(k, 0) for k, v in after.items() if v != self._rows.get(k, 0)
         }
-        self.commands = redis_commands(self.client) - self._commands - 1
+        self.commands = redis_commands(self.client) - self._commands  # INFO is not counted
 
     @property
     def total_rows(self) -> int:
@@ -188,12 +202,30 @@ def delivery(
     engine: Engine, client: redis.Redis, settings: Settings, users: dict[Slot, int]
 ) -> tuple[Slot, int, Meter, Meter]:
     """One slot of about 5,000 users sent by each system: the JIT's read of its users, and our
-    run (plan, batches, claims, marks) with a null transport."""
+    run (plan, batches, claims, marks) with a null transport. Ours runs on a ledger holding
+    the slot's previous week, analyzed, so the planner picks the plans a live ledger gets (a
+    fresh, empty one is scanned whole)."""
     slot = min(users, key=lambda s: abs(users[s] - 5000))
-    at = occurrence_on(slot.zone, slot.send_time, (START + timedelta(days=1)).date())
+    day = (START + timedelta(days=1)).date()
     sessions = session_factory(engine)
     with engine.begin() as conn:  # a ledger left by an earlier run of this bench
         conn.execute(text("TRUNCATE delivery"))
+
+    def send(local_date: date) -> tuple[int, int]:
+        at = occurrence_on(slot.zone, slot.send_time, local_date)
+        transport = NullTransport()
+        with clock.frozen(at):
+            summary = run_slot(
+                sessions, transport, settings, slot.zone, slot.send_time, at, redis_client=client
+            )
+        return transport.sent, summary.sent
+
+    for back in range(7, 0, -1):
+        send(day - timedelta(days=back))
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE delivery, send_batch, send_run"))
+        conn.commit()
+    at = occurrence_on(slot.zone, slot.send_time, day)
     with Meter(engine, client) as jit, session_scope(sessions) as session:
         phones = session.scalars(
             select(User.phone).where(
@@ -202,12 +234,9 @@ def delivery(
                 User.sendable_at(at),
             )
         ).all()
-    transport = NullTransport()
-    with clock.frozen(at), Meter(engine, client) as ours:
-        summary = run_slot(
-            sessions, transport, settings, slot.zone, slot.send_time, at, redis_client=client
-        )
-    assert len(phones) == transport.sent == summary.sent, (len(phones), summary)
+    with Meter(engine, client) as ours:
+        sent = send(day)
+    assert sent == (len(phones), len(phones)), (len(phones), sent)
     return slot, len(phones), jit, ours
 
 
@@ -229,9 +258,7 @@ def tasks_per_day(settings: Settings, users: dict[Slot, int]) -> dict[str, int]:
     return counts
 
 
-def day_part(engine: Engine, redis_url: str, database_url: str, beat_s: float) -> None:
-    from bench.jit_verify import beat_commands_per_s  # real processes; imported when needed
-
+def day_part(engine: Engine, redis_url: str, database_url: str) -> None:
     client = connect(redis_url)
     settings = Settings(database_url=database_url, redis_url=redis_url, sync_interval_s=3600)
     sessions = session_factory(engine)
@@ -258,7 +285,6 @@ def day_part(engine: Engine, redis_url: str, database_url: str, beat_s: float) -
     )
     recon = our_reconciler(sessions, client, settings, engine)
     slot, n, jit_send, our_send = delivery(engine, client, settings, users)
-    beat_per_s = beat_commands_per_s(settings, beat_s)
     counts = tasks_per_day(settings, users)
 
     per_user = {
@@ -280,17 +306,17 @@ def day_part(engine: Engine, redis_url: str, database_url: str, beat_s: float) -
         f"{syncs.rows}; 1,440 reconciles {recon.total_rows:,}: {recon.rows}) |"
     )
     print(
-        f"| scheduling: Redis commands | {jit.commands:,} (planner, with the task sends) | "
-        f"{syncs.commands + recon.commands + round(beat_per_s * 86400):,} (syncs "
-        f"{syncs.commands:,}, reconciles {recon.commands:,}, Beat {beat_per_s:.2f}/s) |"
+        f"| scheduling: Redis commands (Beat's: --part beat) | {jit.commands + 144:,} (planner "
+        f"{jit.commands:,} with its task sends, Beat's 144 sends) | syncs {syncs.commands:,}, "
+        f"reconciles {recon.commands:,} |"
     )
     print(
         f"| delivery: rows read per user ({slot}, {n} users) | {per_user['jit rows']:.2f} | "
         f"{per_user['our rows']:.2f}: {our_send.rows} |"
     )
     print(
-        f"| delivery: Redis commands per user | {per_user['jit cmds']:.2f} | "
-        f"{per_user['our cmds']:.2f} |"
+        f"| delivery: Redis commands for the slot's run | {jit_send.commands} | "
+        f"{our_send.commands} |"
     )
     print(
         f"| delivery at {total_users:,} users: rows read | "
@@ -378,25 +404,58 @@ def median_max(days: list[Any], attr: str) -> str:
 def main() -> None:
     logging.getLogger("delivery").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("day", "faults", "all"), default="all")
+    parser.add_argument("--part", choices=("day", "beat", "faults", "all"), default="all")
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--database-url", default=DEFAULT_DB)
-    parser.add_argument("--beat-s", type=float, default=60.0, help="How long Beat is watched.")
     parser.add_argument("--reuse", action="store_true", help="Keep a seeded database as it is.")
     args = parser.parse_args()
 
     engine = seeded_engine(args.database_url, args.users, args.reuse)
     if args.part in ("faults", "all"):
         faults_part(engine)
-    if args.part in ("day", "all"):
+    for part in ("day", "beat"):
+        if args.part not in (part, "all"):
+            continue
         workdir = Path(tempfile.mkdtemp(prefix="bench-redis-"))
         server = redis_server.start(workdir)
         try:
-            day_part(engine, server.url, args.database_url, args.beat_s)
+            if part == "day":
+                day_part(engine, server.url, args.database_url)
+            else:
+                beat_part(engine, server.url, args.database_url)
         finally:
             server.stop()
             shutil.rmtree(workdir, ignore_errors=True)
     engine.dispose()
+
+
+def busy_quarter(users: dict[Slot, int], at_least: int = 20) -> datetime:
+    """The first quarter-hour at least 3 minutes away when `at_least` slots fire."""
+    now = datetime.now(UTC)
+    fires: Counter[datetime] = Counter()
+    for slot in users:
+        today = now.astimezone(ZoneInfo(slot.zone)).date()
+        for day in (today - timedelta(days=1), today, today + timedelta(days=1)):
+            at = occurrence_on(slot.zone, slot.send_time, day)
+            if now + timedelta(minutes=3) <= at <= now + timedelta(hours=3):
+                fires[at] += 1
+    return min(at for at, n in fires.items() if n >= at_least)
+
+
+def beat_part(engine: Engine, redis_url: str, database_url: str) -> None:
+    from bench.jit_verify import beat_commands  # real processes; imported when needed
+
+    settings = Settings(database_url=database_url, redis_url=redis_url, sync_interval_s=3600)
+    with session_scope(session_factory(engine)) as session:
+        users = redbeat_sync.desired_slots(session, START).users
+    counts = tasks_per_day(settings, users)
+    fires = sum(counts.values()) - counts["batches after the first"]  # those come from workers
+    idle_per_s, per_fire = beat_commands(settings, busy_quarter(users))
+    print(
+        f"our Beat: {idle_per_s:.3f} commands/s between fires, {per_fire:.1f} per task sent; "
+        f"{fires:,} tasks sent a day (slots and statics) -> "
+        f"{idle_per_s * 86400 + per_fire * fires:,.0f} commands a day"
+    )
 
 
 if __name__ == "__main__":
