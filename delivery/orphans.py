@@ -5,9 +5,9 @@ A worker SIGKILLed mid-batch (`docker kill`, the OOM killer, a lost machine) lea
 in Redis until the visibility timeout (an hour), and the claims hold other runs off for the
 lease (10 minutes). Every worker process keeps an alive key that lives a few seconds
 (`ops.heartbeats`), and each batch records the liveness id of the process running it. A sweep,
-run every few seconds by each worker node (`tasks.orphans`), finds running batches whose
-process has no alive key, releases their claims and queues the batch again; the ledger sends
-only the users that have no message yet.
+run every few seconds by one worker process of the cluster (`tasks.orphans`), finds running
+batches whose process has no alive key, releases their claims and queues the batch again; the
+ledger sends only the users that have no message yet.
 
 A missing key alone is not death: Redis may have just lost its data (FLUSHALL, a restart
 without persistence, a failover to an empty replica), and every live process writes its key
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 # A missing alive key must stay missing this long (and across two sweeps) to mean death. Longer
 # than a process needs to write its key again after Redis lost it (one heartbeat interval).
 CONFIRM_S = 4.0
-# How often each worker node sweeps: a dead process's batch is queued again about
+# How often the cluster sweeps: a dead process's batch is queued again about
 # ALIVE_TTL_S + CONFIRM_S + SWEEP_INTERVAL_S (6 + 4 + 5 s) after it died, at worst.
 SWEEP_INTERVAL_S = 5.0
 _SUSPECT_TTL_S = 10 * int(ALIVE_TTL_S + CONFIRM_S + SWEEP_INTERVAL_S)
