@@ -260,8 +260,14 @@ def main() -> None:
     print(f"slot T = {slot_at:%H:%M:%S} UTC ({local_hhmm(slot_at, ZONE)} in {ZONE}), {USERS} users")
     results: dict[str, str] = {}
     # Set up one after another: free ports and migrations are not for threads to race on.
-    made = {name: Scenario(name, slot_at) for name in
-            ("ours", "control", "redis_down", "worker_killed", "flush")}  # fmt: skip
+    made: dict[str, Scenario] = {}
+    try:
+        for name in ("ours", "control", "redis_down", "worker_killed", "flush"):
+            made[name] = Scenario(name, slot_at)
+    except BaseException:
+        for scenario in made.values():  # each job closes its own; these never ran
+            scenario.close()
+        raise
     jobs: dict[str, Callable[[], str]] = {
         "ours": lambda: our_control(made["ours"]),
         "control": lambda: jit_scenario(made["control"], lambda s: None),
