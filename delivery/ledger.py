@@ -76,19 +76,26 @@ def ensure_rows(
         session.execute(_ENSURE_ROW_SQLITE, rows)
 
 
-_ENSURE_ROWS_PG = (
-    postgresql.insert(Delivery)
-    .from_select(
-        ["user_id", "local_date", "timezone", "send_time", "status", "attempts", "created_at"],
-        select(
-            func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer()))),
-            bindparam("local_date", type_=Date()), bindparam("zone", type_=String()),
-            bindparam("send_time", type_=String()), literal(DeliveryStatus.PENDING.value),
-            literal(0), bindparam("at", type_=UTCDateTime()),
-        ),
-    )
-    .on_conflict_do_nothing(index_elements=["user_id", "local_date"])
-)  # fmt: skip
+def _insert_rows_pg(claimed: bool) -> postgresql.Insert:
+    """INSERT one pending row per id of the `ids` array parameter, in one statement; with
+    `claimed`, already claimed by the `token` parameter (a first attempt)."""
+    columns = ["user_id", "local_date", "timezone", "send_time", "status", "attempts",
+               "created_at"]  # fmt: skip
+    values = [
+        func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer()))),
+        bindparam("local_date", type_=Date()), bindparam("zone", type_=String()),
+        bindparam("send_time", type_=String()), literal(DeliveryStatus.PENDING.value),
+        literal(1 if claimed else 0), bindparam("at", type_=UTCDateTime()),
+    ]  # fmt: skip
+    if claimed:
+        columns += ["claimed_at", "claimed_by"]
+        values += [bindparam("at", type_=UTCDateTime()), bindparam("token", type_=String())]
+    return postgresql.insert(Delivery).from_select(columns, select(*values))
+
+
+_ENSURE_ROWS_PG = _insert_rows_pg(claimed=False).on_conflict_do_nothing(
+    index_elements=["user_id", "local_date"]
+)
 _ENSURE_ROW_SQLITE = sqlite.insert(Delivery).on_conflict_do_nothing(
     index_elements=["user_id", "local_date"]
 )
@@ -127,20 +134,7 @@ def create_and_claim(
     return {user: row for user, row in result.all() if user is not None}
 
 
-_NEW_ROWS_CLAIMED = (
-    postgresql.insert(Delivery)
-    .from_select(
-        ["user_id", "local_date", "timezone", "send_time", "status", "attempts", "created_at",
-         "claimed_at", "claimed_by"],
-        select(
-            func.unnest(bindparam("ids", type_=postgresql.ARRAY(Integer()))),
-            bindparam("local_date", type_=Date()), bindparam("zone", type_=String()),
-            bindparam("send_time", type_=String()), literal(DeliveryStatus.PENDING.value),
-            literal(1), bindparam("at", type_=UTCDateTime()), bindparam("at", type_=UTCDateTime()),
-            bindparam("token", type_=String()),
-        ),
-    )
-)  # fmt: skip
+_NEW_ROWS_CLAIMED = _insert_rows_pg(claimed=True)
 _CREATE_AND_CLAIM_PG = _NEW_ROWS_CLAIMED.on_conflict_do_update(
     index_elements=["user_id", "local_date"],
     set_={
