@@ -118,7 +118,8 @@ def create_jit_app(redis_url: str) -> Celery:
     return app
 
 
-app = create_jit_app(os.environ.get("JIT_REDIS_URL", "redis://127.0.0.1:6379/0"))
+REDIS_URL = os.environ.get("JIT_REDIS_URL", "redis://127.0.0.1:6379/0")
+app = create_jit_app(REDIS_URL)
 
 
 @lru_cache(maxsize=1)
@@ -128,16 +129,21 @@ def _sessions() -> sessionmaker[Session]:
 
 @lru_cache(maxsize=1)
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(os.environ.get("JIT_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    return redis.Redis.from_url(REDIS_URL)
 
 
-def queue_send(slot: Slot, countdown_s: float) -> None:
-    app.send_task(SEND_TASK, args=(slot.zone, slot.send_time), countdown=countdown_s)
+def queue_on(on: Celery) -> Callable[[Slot, float], None]:
+    """The planner's `queue`: `send_for_timezone` with a countdown, sent through `on`."""
+
+    def queue(slot: Slot, countdown_s: float) -> None:
+        on.send_task(SEND_TASK, args=(slot.zone, slot.send_time), countdown=countdown_s)
+
+    return queue
 
 
 @app.task(name=PLAN_TASK)
 def plan_task() -> int:
-    return len(plan(_sessions(), _redis(), queue_send, datetime.now(UTC)))
+    return len(plan(_sessions(), _redis(), queue_on(app), datetime.now(UTC)))
 
 
 @app.task(name=SEND_TASK)

@@ -55,7 +55,8 @@ from celery.schedules import crontab  # noqa: E402
 from sqlalchemy import Engine, select, text  # noqa: E402
 
 import redbeat_sync  # noqa: E402
-from bench.jit_app import SEND_TASK, Queued, create_jit_app, plan  # noqa: E402
+from bench.counters import Meter  # noqa: E402
+from bench.jit_app import Queued, create_jit_app, plan, queue_on  # noqa: E402
 from bench.jit_model import Fault, planner_runs, simulate  # noqa: E402
 from bench.reconcile import DAY, history  # noqa: E402
 from bench.sync import DEFAULT_DB, machine_line, seeded_engine  # noqa: E402
@@ -101,72 +102,12 @@ class NullTransport:
         return Receipt("sent")
 
 
-# --- counters -------------------------------------------------------------------------------
-
-
-def rows_read(engine: Engine) -> dict[str, int]:
-    """Rows Postgres has read so far, per table: sequential reads plus index entries read.
-
-    A backend reports its counts at most once a second, and an idle one up to 10 s later: the
-    pool's connections are closed first (a backend reports as it exits), so that what one
-    measurement did is not counted in the next."""
-    engine.dispose()
-    time.sleep(1.0)
-    with engine.connect() as conn:
-        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
-        found = conn.execute(
-            text(
-                "SELECT t.relname, coalesce(t.seq_tup_read, 0)"
-                " + coalesce((SELECT sum(i.idx_tup_read) FROM pg_stat_user_indexes i"
-                "             WHERE i.relid = t.relid), 0)"
-                " FROM pg_stat_user_tables t"
-            )
-        ).all()
-    return {name: int(n) for name, n in found}
-
-
-def redis_commands(client: redis.Redis) -> int:
-    stats = client.info("commandstats")
-    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
-
-
-class Meter:
-    """Rows read (per table) and Redis commands run while the block runs."""
-
-    def __init__(self, engine: Engine, client: redis.Redis) -> None:
-        self.engine, self.client = engine, client
-        self.rows: dict[str, int] = {}
-        self.commands = 0
-        self.wall_s = 0.0
-
-    def __enter__(self) -> Meter:
-        self._rows, self._commands = rows_read(self.engine), redis_commands(self.client)
-        self._t = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.wall_s = time.perf_counter() - self._t
-        after = rows_read(self.engine)
-        self.rows = {
-            k: v - self._rows.get(k, 0) for k, v in after.items() if v != self._rows.get(k, 0)
-        }
-        self.commands = redis_commands(self.client) - self._commands  # INFO is not counted
-
-    @property
-    def total_rows(self) -> int:
-        return sum(self.rows.values())
-
-
 # --- the day --------------------------------------------------------------------------------
 
 
 def jit_day(engine: Engine, client: redis.Redis, redis_url: str) -> tuple[Meter, list[Queued]]:
     sessions = session_factory(engine)
-    app = create_jit_app(redis_url)
-
-    def queue(slot: Slot, countdown_s: float) -> None:
-        app.send_task(SEND_TASK, args=(slot.zone, slot.send_time), countdown=countdown_s)
-
+    queue = queue_on(create_jit_app(redis_url))
     runs = list(planner_runs(START, END, 0.0))
     queued: list[Queued] = []
     for at in (t for t in runs if t < START):  # lead-in: what yesterday's runs had queued
@@ -203,8 +144,8 @@ def delivery(
 ) -> tuple[Slot, int, Meter, Meter]:
     """One slot of about 5,000 users sent by each system: the JIT's read of its users, and our
     run (plan, batches, claims, marks) with a null transport. Ours runs on a ledger holding
-    the slot's previous week, analyzed, so the planner picks the plans a live ledger gets (a
-    fresh, empty one is scanned whole)."""
+    the slot's previous week, analyzed, so that the tables have statistics, as a live
+    ledger's do."""
     slot = min(users, key=lambda s: abs(users[s] - 5000))
     day = (START + timedelta(days=1)).date()
     sessions = session_factory(engine)

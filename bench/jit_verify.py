@@ -39,11 +39,10 @@ import redis  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 import redbeat_sync  # noqa: E402
-from bench.jit_app import SEND_TASK, create_jit_app, plan  # noqa: E402
+from bench.jit_app import create_jit_app, plan, queue_on  # noqa: E402
 from core.settings import Settings  # noqa: E402
 from models import SendRun  # noqa: E402
 from models.db import make_engine, session_factory, upgrade  # noqa: E402
-from scheduler.slots import Slot  # noqa: E402
 from scheduler.store import connect  # noqa: E402
 from tests.faults import PersistentRedis, local_hhmm, next_minute, sleep_until  # noqa: E402
 from tests.helpers import add_users  # noqa: E402
@@ -81,11 +80,11 @@ def beat_commands(settings: Settings, burst: datetime) -> tuple[float, float]:
         procs.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     windows = []
-    for before, after in ((snapshots[0], snapshots[1]), (snapshots[2], snapshots[3])):
+    for first, seconds in ((0, 60), (2, 300)):  # around the burst, then the quiet minutes
+        before, after = snapshots[first], snapshots[first + 1]
         delta = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
         delta.pop("info", None)  # the snapshots themselves
         commands, fires = sum(delta.values()), delta.get("lpush", 0)
-        seconds = 60 if before is snapshots[0] else 300
         print(f"  {seconds} s: {commands} commands, {fires} tasks sent: {sorted(delta.items())}")
         windows.append((float(commands), float(seconds), float(fires)))
     (c_b, w_b, f_b), (c_a, w_a, f_a) = windows
@@ -155,11 +154,7 @@ class Scenario:
         )
 
     def plan_now(self) -> int:
-        app = create_jit_app(self.redis.url)
-
-        def queue(slot: Slot, countdown_s: float) -> None:
-            app.send_task(SEND_TASK, args=(slot.zone, slot.send_time), countdown=countdown_s)
-
+        queue = queue_on(create_jit_app(self.redis.url))
         return len(plan(self.sessions, self.client, queue, datetime.now(UTC)))
 
     def jit_messages(self) -> list[dict[str, Any]]:

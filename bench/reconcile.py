@@ -33,6 +33,7 @@ import redis  # noqa: E402
 from sqlalchemy import Engine, text  # noqa: E402
 
 import redbeat_sync  # noqa: E402
+from bench.counters import redis_commands, rows_read  # noqa: E402
 from bench.sync import DEFAULT_DB, machine_line, seeded_engine  # noqa: E402
 from core import clock  # noqa: E402
 from core.settings import Settings  # noqa: E402
@@ -81,22 +82,6 @@ def history(engine: Engine, slots: list[Slot], days: int) -> int:
     return rows
 
 
-def user_reads(engine: Engine) -> int:
-    """Tuples Postgres has read from user_detail (sequential + index fetches) so far."""
-    with engine.connect() as conn:
-        conn.execute(text("SELECT pg_stat_force_next_flush()"))
-        row = conn.execute(text(
-            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) "
-            "FROM pg_stat_user_tables WHERE relname = 'user_detail'"
-        )).scalar()  # fmt: skip
-    return int(row or 0)
-
-
-def commands(client: redis.Redis) -> int:
-    stats = client.info("commandstats")
-    return sum(int(v["calls"]) for k, v in stats.items() if k != "cmdstat_info")
-
-
 def measure(
     sessions: Any, client: redis.Redis, settings: Settings, instants: list[datetime]
 ) -> dict[str, Any]:
@@ -107,12 +92,12 @@ def measure(
     rows: list[int] = []
     for now in instants:
         client.delete(*client.keys("panchang:queued:*") or ["-"])
-        before = commands(client)
+        before = redis_commands(client)
         started = time.perf_counter()
         with clock.frozen(now):
             report = reconcile(sessions, client, settings, now, lambda _s, _d: None)
         walls.append((time.perf_counter() - started) * 1000)
-        redis_calls.append(commands(client) - before)  # INFO itself is not counted
+        redis_calls.append(redis_commands(client) - before)
         checked.append(report.checked)
         queued.append(len(report.queued))
         rows.append(report.runs_read)
@@ -165,9 +150,9 @@ def run(args: argparse.Namespace, engine: Engine, redis_url: str) -> None:
     start = datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC)
     instants = [start + timedelta(minutes=15 * k, seconds=7) for k in range(CALLS)]
     measure(sessions, client, settings, instants[:3])  # warm-up: pools, tz data, code paths
-    reads_before = user_reads(engine)
+    reads_before = rows_read(engine).get("user_detail", 0)
     steady = measure(sessions, client, settings, instants)
-    reads_after = user_reads(engine)
+    reads_after = rows_read(engine).get("user_detail", 0)
 
     # A bad day: no run at all for DAY and the next local date (Beat was down all day); every
     # call queues what is due.
