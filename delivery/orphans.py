@@ -39,8 +39,9 @@ log = logging.getLogger(__name__)
 # A missing alive key must stay missing this long (and across two sweeps) to mean death. Longer
 # than a process needs to write its key again after Redis lost it (one heartbeat interval).
 CONFIRM_S = 4.0
-# How often the cluster sweeps: a dead process's batch is queued again about
-# ALIVE_TTL_S + CONFIRM_S + SWEEP_INTERVAL_S (6 + 4 + 5 s) after it died, at worst.
+# How often the cluster sweeps: a dead process's batch is queued again at worst
+# ALIVE_TTL_S + 2 * SWEEP_INTERVAL_S (6 + 5 + 5 s) after it died: its key's remaining life, the
+# sweep that first misses it, and the next one (CONFIRM_S is shorter than an interval).
 SWEEP_INTERVAL_S = 5.0
 _SUSPECT_TTL_S = 10 * int(ALIVE_TTL_S + CONFIRM_S + SWEEP_INTERVAL_S)
 

@@ -144,7 +144,6 @@ def test_one_process_sweeps_per_interval_across_the_cluster(
     queued: list[int] = []
     redis_client.set(ORPHAN_SWEEP_KEY, "another process", ex=5)
     assert sweep_once(redis_client, sessions, queued.append) == []
-    assert redis_client.get(alive_key("dead0003")) is None
     assert redis_client.keys("panchang:orphan-suspect:*") == []  # it did not look
     redis_client.delete(ORPHAN_SWEEP_KEY)
     sweep_once(redis_client, sessions, queued.append)
